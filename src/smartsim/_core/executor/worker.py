@@ -1,0 +1,487 @@
+"""The executor process: pull jobs from the Redis module, run them, answer.
+
+``python -m smartsim._core.executor --socket /path/redis.sock --device CPU``
+
+One loop on one connection (see ``aimodule/PROTOCOL.md``)::
+
+    HELLO -> [ PULL -> plan (batching) -> run each unit -> DONE/ERR per job ] ...
+
+Answers are pipelined: the DONE of the last unit of a round goes out in the same write
+as the next PULL, and their replies are read before the PULL's. A DONE the module
+refuses (other than for a job it already gave up on) is followed by an ERR so the
+waiting client is answered either way.
+
+The process leaves when its parent dies (``PR_SET_PDEATHSIG`` plus a parent check on
+every round; ``--parent-pid`` watches another process) and on SIGTERM. When the server
+goes away it reconnects with backoff and registers again; loaded models are dropped
+then, since a restarted server may reuse versions.
+"""
+from __future__ import annotations
+
+import argparse
+import ctypes
+import ctypes.util
+import json
+import logging
+import math
+import os
+import signal
+import sys
+import threading
+import time
+from typing import Any, Dict, List, Optional, Sequence
+
+from . import backends as _backends
+from .backends import BackendError, BackendUnavailable, ModelCache, TorchScript
+from .batching import Batcher, concat_inputs, plan, split_outputs
+from .dtypes import encode
+from .protocol import Connection, ConnectionLost, Job, ReplyError, parse_job
+
+__all__ = ["Executor", "ParentWatch", "main", "parse_args"]
+
+log = logging.getLogger("smartsim.executor")
+
+_PULL = "PULL"
+_IDLE_BLOCK_MS = 1000
+_ZIP_MAGIC = b"PK\x03\x04"
+PR_SET_PDEATHSIG = 1
+
+
+def clean_message(exc: Any) -> str:
+    """One line, no leading ``ERR `` (the module adds it for the client)."""
+    text = " ".join(str(exc).split())
+    while text.startswith("ERR "):
+        text = text[4:]
+    if not text:
+        text = type(exc).__name__ if isinstance(exc, BaseException) else "unknown error"
+    return text[:4000]
+
+
+def _looks_like_source(blob) -> bool:
+    """TorchScript source (text with a ``def``) rather than a ``torch.jit.save`` archive."""
+    head = bytes(blob[:4])
+    if head == _ZIP_MAGIC:
+        return False
+    try:
+        text = bytes(blob).decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return "def " in text
+
+
+class ParentWatch:
+    """Tells whether the process we belong to (the database) is still alive."""
+
+    def __init__(self, parent_pid: Optional[int] = None, enabled: bool = True):
+        self.enabled = enabled
+        self.direct = parent_pid is None or parent_pid == os.getppid()
+        self.pid = os.getppid() if parent_pid is None else parent_pid
+        if not enabled or self.pid <= 1:
+            self.enabled = False
+            return
+        if self.direct and sys.platform.startswith("linux"):
+            try:
+                libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+                libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+            except (OSError, AttributeError):  # pragma: no cover - not Linux/glibc
+                pass
+
+    def alive(self) -> bool:
+        if not self.enabled:
+            return True
+        if self.direct:
+            return os.getppid() == self.pid
+        try:
+            os.kill(self.pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+
+
+class Stats:
+    """Counters of one executor process; written as JSON when a path is given."""
+
+    FIELDS = ("jobs", "backend_calls", "batched_calls", "max_batch_jobs", "max_batch_samples",
+              "errors", "loads", "fetches", "connects")
+
+    def __init__(self, path: Optional[str] = None):
+        self.path = path
+        self.values: Dict[str, int] = {f: 0 for f in self.FIELDS}
+        self.dirty = False
+
+    def add(self, name: str, n: int = 1) -> None:
+        self.values[name] += n
+        self.dirty = True
+
+    def peak(self, name: str, n: int) -> None:
+        if n > self.values[name]:
+            self.values[name] = n
+            self.dirty = True
+
+    def flush(self) -> None:
+        if not self.path or not self.dirty:
+            return
+        self.dirty = False
+        tmp = f"{self.path}.{os.getpid()}.tmp"
+        try:
+            with open(tmp, "w") as fh:
+                json.dump(dict(self.values, pid=os.getpid()), fh)
+            os.replace(tmp, self.path)
+        except OSError as exc:  # pragma: no cover - diagnostics only
+            log.debug("cannot write stats to %s: %s", self.path, exc)
+
+
+class Executor:
+    """Serves one device for one redis-server."""
+
+    def __init__(
+        self,
+        conn: Connection,
+        device: str = "CPU",
+        max_jobs: int = 64,
+        max_batch_wait_ms: float = 0.0,
+        parent: Optional[ParentWatch] = None,
+        stats_path: Optional[str] = None,
+        backends: Optional[Sequence[str]] = None,
+    ):
+        kind, index = _backends.parse_device(device)
+        self.device = "CPU" if kind == "CPU" else f"GPU:{index}"
+        self.conn = conn
+        self.max_jobs = max(1, int(max_jobs))
+        self.batcher = Batcher(max_batch_wait_ms)
+        self.cache = ModelCache()
+        self.parent = parent or ParentWatch(enabled=False)
+        self.stats = Stats(stats_path)
+        self.backends = list(_backends.available_backends() if backends is None else backends)
+        self._prewarmed = False
+
+    # ------------------------------------------------------------------ lifecycle
+    def serve_forever(self) -> int:
+        delay = 0.05
+        while True:
+            if not self.parent.alive():
+                log.info("parent process is gone; exiting")
+                return 0
+            try:
+                self.conn.connect()
+                self.hello()
+                delay = 0.05
+                self.loop()
+            except ConnectionLost as exc:
+                log.warning("%s; reconnecting", exc)
+            self.reset()
+            if not self._sleep(delay):
+                log.info("parent process is gone; exiting")
+                return 0
+            delay = min(delay * 2, 2.0)
+
+    def _sleep(self, seconds: float) -> bool:
+        end = time.monotonic() + seconds
+        while True:
+            if not self.parent.alive():
+                return False
+            left = end - time.monotonic()
+            if left <= 0:
+                return True
+            time.sleep(min(left, 0.1))
+
+    def reset(self) -> None:
+        """Forget connection state: the module fails jobs we held when we left."""
+        self.conn.close()
+        self.batcher.clear()
+        self.cache.clear()
+
+    def hello(self) -> None:
+        reply = self.conn.command(
+            "AI._EXEC.HELLO", self.device, os.getpid(), ",".join(self.backends))
+        if isinstance(reply, ReplyError):
+            self.conn.close()
+            raise ConnectionLost(f"AI._EXEC.HELLO refused by {self.conn.address}: {reply}")
+        self.stats.add("connects")
+        log.info("registered at %s for %s (backends: %s)", self.conn.address, self.device,
+                 ",".join(self.backends) or "none")
+        if not self._prewarmed:
+            self._prewarmed = True
+            threading.Thread(target=_backends.prewarm, args=(list(self.backends),),
+                             name="prewarm", daemon=True).start()
+
+    # ----------------------------------------------------------------------- loop
+    def _block_ms(self) -> int:
+        deadline = self.batcher.next_deadline()
+        if deadline is None:
+            return _IDLE_BLOCK_MS
+        ms = math.ceil((deadline - time.monotonic()) * 1000.0)
+        return max(1, min(_IDLE_BLOCK_MS, ms))
+
+    def loop(self, rounds: Optional[int] = None) -> None:
+        """Pull and serve until the connection drops (or ``rounds`` PULLs were made)."""
+        conn = self.conn
+        n = 0
+        while rounds is None or n < rounds:
+            n += 1
+            if not self.parent.alive():
+                raise SystemExit(0)
+            conn.queue("AI._EXEC.PULL", self.max_jobs, self._block_ms(), tag=_PULL)
+            conn.flush()
+            while True:
+                tag = conn.pending[0]
+                reply = conn.read_reply()
+                conn.pending.popleft()
+                if tag is _PULL:
+                    break
+                self._answered(tag, reply)
+            if conn.deferred:
+                deferred, conn.deferred = conn.deferred, []
+                for tag, r in deferred:
+                    self._answered(tag, r)
+            if isinstance(reply, ReplyError):
+                self._pull_refused(reply)
+                continue
+            now = time.monotonic()
+            jobs = []
+            for raw in reply or ():
+                try:
+                    job = parse_job(raw)
+                except (ValueError, TypeError, IndexError) as exc:
+                    log.error("cannot parse a job from the module: %s", exc)
+                    continue
+                job.pulled_at = now
+                jobs.append(job)
+            units = plan(jobs, self.batcher, now)
+            last = len(units) - 1
+            for i, unit in enumerate(units):
+                self.run_unit(unit)
+                if i < last:
+                    conn.flush()
+            self.stats.flush()
+
+    def _pull_refused(self, reply: ReplyError) -> None:
+        text = str(reply)
+        log.warning("AI._EXEC.PULL refused: %s", text)
+        if "HELLO" in text.upper() or "REGISTER" in text.upper():
+            self.hello()
+        else:
+            time.sleep(0.1)
+
+    def _answered(self, tag: Any, reply: Any) -> None:
+        """Reply to a pipelined DONE/ERR."""
+        if not isinstance(reply, ReplyError) or not isinstance(tag, tuple):
+            return
+        what, job_id = tag
+        if what == "DONE":
+            log.debug("DONE for job %s refused: %s", job_id, reply)
+            # Unknown (timed out) jobs refuse the ERR too; anything else unblocks the client.
+            self.conn.queue("AI._EXEC.ERR", job_id, clean_message(reply), tag=("ERR", job_id))
+        else:
+            log.debug("ERR for job %s refused: %s", job_id, reply)
+
+    # ----------------------------------------------------------------------- jobs
+    def run_unit(self, jobs: List[Job]) -> None:
+        """Run one unit of work (one backend call) and queue the answers."""
+        job = jobs[0]
+        try:
+            if job.kind == "MODEL":
+                self._run_model(jobs)
+            elif job.kind == "SCRIPT":
+                for j in jobs:
+                    self._run_script(j)
+            elif job.kind == "LOAD":
+                for j in jobs:
+                    self._load(j)
+            else:
+                for j in jobs:
+                    self.fail(j, f"unknown job kind {j.kind}")
+        except ConnectionLost:
+            raise
+        except Exception as exc:  # a bug here must not take the executor down
+            log.exception("job %s (%s %s) failed unexpectedly", job.job_id, job.kind, job.key_str)
+            for j in jobs:
+                self.fail(j, f"executor error: {type(exc).__name__}: {exc}")
+
+    def _run_model(self, jobs: List[Job]) -> None:
+        first = jobs[0]
+        try:
+            model = self.get(first, "MODEL")
+            arrays = concat_inputs(jobs)
+            outs = model.run(arrays, first.n_outputs)
+            per_job = split_outputs(outs, jobs)
+        except (BackendError, ValueError) as exc:
+            for j in jobs:
+                self.fail(j, exc)
+            return
+        self.stats.add("backend_calls")
+        self.stats.add("jobs", len(jobs))
+        if len(jobs) > 1:
+            self.stats.add("batched_calls")
+            self.stats.peak("max_batch_jobs", len(jobs))
+            self.stats.peak("max_batch_samples", sum(j.samples for j in jobs))
+        for j, outputs in zip(jobs, per_job):
+            self.done(j, outputs)
+
+    def _run_script(self, job: Job) -> None:
+        try:
+            script = self.get(job, "SCRIPT")
+            arrays = concat_inputs([job])
+            outs = script.run(job.fn_name, arrays, job.keys, job.args, job.n_outputs)
+        except (BackendError, ValueError) as exc:
+            self.fail(job, exc)
+            return
+        self.stats.add("backend_calls")
+        self.stats.add("jobs")
+        self.done(job, outs)
+
+    def _load(self, job: Job) -> None:
+        hint = job.fn_name.upper() if job.fn_name else ""
+        try:
+            self.get(job, hint if hint in ("MODEL", "SCRIPT") else "")
+        except BackendUnavailable as exc:
+            # Nothing here can validate it: let the store go through (as with no executor).
+            log.info("LOAD %s: %s; storing without validation", job.key_str, exc)
+            self.done(job, [])
+            return
+        except (BackendError, ValueError) as exc:
+            self.fail(job, exc)
+            return
+        self.stats.add("loads")
+        self.done(job, [])
+
+    def get(self, job: Job, kind: str):
+        """The loaded model/script for ``job`` (FETCH and load on a cache miss).
+
+        ``kind``: ``MODEL``, ``SCRIPT`` or ``""`` (tell by the blob). Load failures are
+        cached too, so a bad blob is not fetched again for every job.
+        """
+        obj = self.cache.get(job.key, job.version)
+        if obj is None:
+            obj = self._fetch_and_load(job.key, job.version, kind)
+            self.cache.put(job.key, job.version, obj)
+        if isinstance(obj, BaseException):
+            raise obj
+        if kind == "MODEL" and isinstance(obj, TorchScript):
+            raise BackendError(f"{job.key_str} is a script, not a model")
+        if kind == "SCRIPT" and not isinstance(obj, TorchScript):
+            raise BackendError(f"{job.key_str} is a model, not a script")
+        return obj
+
+    def _fetch_and_load(self, key: bytes, version: int, kind: str):
+        reply = self.conn.command("AI._EXEC.FETCH", key, version)
+        self.stats.add("fetches")
+        if isinstance(reply, ReplyError):
+            # Not cached: the module's answer may change (e.g. version gone -> new job).
+            raise BackendError(clean_message(reply))
+        try:
+            backend, device, blob = reply[0], reply[1], reply[2]
+            extra_in = list(reply[3] or ()) if len(reply) > 3 else []
+            extra_out = list(reply[4] or ()) if len(reply) > 4 else []
+        except (TypeError, IndexError):
+            raise BackendError(f"malformed AI._EXEC.FETCH reply for {key!r}") from None
+        backend = backend.decode() if isinstance(backend, bytes) else str(backend)
+        device = self._device_for(device.decode() if isinstance(device, bytes) else str(device))
+        if not kind:
+            kind = "SCRIPT" if backend.upper() == "TORCH" and _looks_like_source(blob) else "MODEL"
+        t0 = time.perf_counter()
+        try:
+            if kind == "SCRIPT":
+                obj = _backends.load_script(device, blob, extra_in)
+            else:
+                obj = _backends.load_model(backend, device, blob, extra_in, extra_out)
+        except BackendUnavailable:
+            raise
+        except BackendError as exc:
+            return exc
+        log.info("loaded %s %s version %d (%s on %s) in %.1f ms", kind.lower(),
+                 key.decode("utf-8", "replace"), version, backend, device,
+                 (time.perf_counter() - t0) * 1e3)
+        return obj
+
+    def _device_for(self, device: str) -> str:
+        """The model's device; a bare ``GPU`` runs on this executor's GPU."""
+        text = (device or "").upper()
+        if text == "GPU" and self.device.startswith("GPU:"):
+            return self.device
+        return text or self.device
+
+    def done(self, job: Job, outputs: Sequence) -> None:
+        args: List[Any] = ["AI._EXEC.DONE", job.job_id, len(outputs)]
+        try:
+            for arr in outputs:
+                args.extend(encode(arr))
+        except ValueError as exc:
+            self.fail(job, exc)
+            return
+        self.conn.queue(*args, tag=("DONE", job.job_id))
+
+    def fail(self, job: Job, exc: Any) -> None:
+        self.stats.add("errors")
+        msg = clean_message(exc)
+        log.debug("job %s (%s %s) failed: %s", job.job_id, job.kind, job.key_str, msg)
+        self.conn.queue("AI._EXEC.ERR", job.job_id, msg, tag=("ERR", job.job_id))
+
+
+# --------------------------------------------------------------------------- CLI
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        prog="python -m smartsim._core.executor",
+        description="Run ML jobs for the RedisAI-compatible module of one redis-server.")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--socket", help="Unix socket of the redis-server")
+    where.add_argument("--host", help="host of the redis-server (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=6379, help="TCP port (with --host)")
+    p.add_argument("--password", default=None,
+                   help="AUTH password (default: $SMARTSIM_EXECUTOR_PASSWORD)")
+    p.add_argument("--username", default=None, help="ACL user name for AUTH")
+    p.add_argument("--device", default="CPU", help="CPU or GPU:n (default CPU)")
+    p.add_argument("--max-batch-wait-ms", type=float, default=0.0,
+                   help="for models with BATCHSIZE and no MINBATCHSIZE: how long a batch "
+                        "that is not full may wait for more requests (default 0)")
+    p.add_argument("--max-jobs", type=int, default=64, help="jobs taken per PULL")
+    p.add_argument("--threads", type=int, default=0,
+                   help="intra-op threads of the ML runtimes (default: runtime default)")
+    p.add_argument("--parent-pid", type=int, default=None,
+                   help="exit when this process exits (default: the parent process)")
+    p.add_argument("--no-parent-watch", action="store_true",
+                   help="keep running when the parent process exits")
+    p.add_argument("--stats-file", default=None,
+                   help="write counters (jobs, backend calls, batches) as JSON here")
+    p.add_argument("--log-level", default=os.environ.get("SMARTSIM_EXECUTOR_LOG", "WARNING"))
+    return p.parse_args(argv)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(
+        stream=sys.stderr, level=getattr(logging, str(args.log_level).upper(), logging.WARNING),
+        format="%(asctime)s executor[%(process)d] %(levelname)s %(message)s")
+
+    def _term(signum, frame):
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, _term)
+    parent = ParentWatch(args.parent_pid, enabled=not args.no_parent_watch)
+    if not parent.alive():
+        return 0
+    if args.threads > 0:
+        _backends.NUM_THREADS = args.threads
+    password = args.password
+    if password is None:
+        password = os.environ.get("SMARTSIM_EXECUTOR_PASSWORD") or None
+    if args.socket:
+        conn = Connection(socket_path=args.socket, password=password, username=args.username)
+    else:
+        conn = Connection(host=args.host or "127.0.0.1", port=args.port, password=password,
+                          username=args.username)
+    try:
+        executor = Executor(conn, device=args.device, max_jobs=args.max_jobs,
+                            max_batch_wait_ms=args.max_batch_wait_ms, parent=parent,
+                            stats_path=args.stats_file)
+    except BackendError as exc:
+        print(f"executor: {exc}", file=sys.stderr)
+        return 2
+    try:
+        return executor.serve_forever()
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        conn.close()
