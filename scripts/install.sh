@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Install everything this project needs on a fresh Debian machine with Python, pip and gcc.
+#   scripts/install.sh        the package (Cython core + Redis module) and redis-server
+#   scripts/install.sh test   ... plus the test and ML extras (torch CPU build, onnxruntime)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+
+if ! command -v redis-server >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq redis-server redis-tools >/dev/null
+  # Debian starts a system redis on 6379; the project starts its own servers.
+  $SUDO service redis-server stop >/dev/null 2>&1 || true
+fi
+
+if [ "${1:-}" = "test" ]; then
+  # torch first and pinned: a CPU build on local disk; unpinned pulls a multi-GB CUDA build
+  $PY -m pip install -q "torch==2.13.0" || echo "warning: torch 2.13.0 not installable; ML tests will skip"
+  $PY -m pip install -q -e ".[test]"
+  $PY -m pip install -q onnxruntime onnx || echo "warning: onnxruntime not installable; ONNX tests will skip"
+else
+  $PY -m pip install -q -e .
+fi

@@ -1,0 +1,113 @@
+"""Build the Cython core (``src/_fastpath``) and the RedisAI-compatible Redis module.
+
+Build switches (environment variables, read at build time):
+
+* ``SMARTSIM_BUILD_DEBUG=1``     -O0 -g, Cython bounds/wraparound checks back on, line tracing.
+* ``SMARTSIM_BUILD_ANNOTATE=1``  write Cython's annotated HTML next to each ``.pyx``.
+* ``SMARTSIM_BUILD_SANITIZE=address|undefined``  compile with that sanitizer.
+"""
+import os
+import sys
+from pathlib import Path
+
+import numpy
+from Cython.Build import cythonize
+from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
+
+ROOT = Path(__file__).parent.resolve()
+DEBUG = os.environ.get("SMARTSIM_BUILD_DEBUG", "") not in ("", "0")
+ANNOTATE = os.environ.get("SMARTSIM_BUILD_ANNOTATE", "") not in ("", "0")
+SANITIZE = os.environ.get("SMARTSIM_BUILD_SANITIZE", "")
+
+cflags = ["-O0", "-g3"] if DEBUG else ["-O3"]
+ldflags = []
+if SANITIZE:
+    cflags += [f"-fsanitize={SANITIZE}", "-fno-omit-frame-pointer"]
+    ldflags += [f"-fsanitize={SANITIZE}"]
+
+directives = {
+    "language_level": 3,
+    "embedsignature": True,
+    # Checks are switched off per function with decorators; debug builds force them on.
+    "boundscheck": True,
+    "wraparound": True,
+}
+macros = [("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")]
+if DEBUG:
+    directives["linetrace"] = True
+    macros.append(("CYTHON_TRACE_NOGIL", "1"))
+
+FASTPATH = ["permute", "render"]
+extensions = [
+    Extension(
+        f"_fastpath.{name}",
+        [f"src/_fastpath/{name}.pyx"],
+        include_dirs=[numpy.get_include()],
+        define_macros=macros,
+        extra_compile_args=cflags,
+        extra_link_args=ldflags,
+    )
+    for name in FASTPATH
+    if (ROOT / "src" / "_fastpath" / f"{name}.pyx").exists()
+]
+
+AIMODULE_DIR = Path("src/smartsim/_core/aimodule")
+AIMODULE_NAME = "redisai.so"
+
+
+class BuildExt(build_ext):
+    """build_ext that also links the Redis module as a plain shared library.
+
+    The module is not a Python extension (Redis dlopens it), so it is compiled with the
+    same compiler but linked without Python and written to ``smartsim/_core/lib/``.
+    """
+
+    def run(self):
+        super().run()
+        self.build_aimodule()
+
+    def build_aimodule(self):
+        sources = sorted(str(p) for p in (ROOT / AIMODULE_DIR).glob("*.c"))
+        if not sources:
+            return
+        inplace = self.inplace or getattr(self, "editable_mode", False)
+        out_root = ROOT / "src" if inplace else Path(self.build_lib)
+        out_dir = out_root / "smartsim" / "_core" / "lib"
+        out_dir.mkdir(parents=True, exist_ok=True)
+        compiler = self.compiler
+        flags = ["-fPIC", "-std=gnu11", "-Wall", "-Wextra", "-Werror", "-fvisibility=hidden"]
+        flags += ["-O0", "-g3"] if DEBUG else ["-O2", "-g"]
+        if SANITIZE:
+            flags += [f"-fsanitize={SANITIZE}", "-fno-omit-frame-pointer"]
+        objects = compiler.compile(
+            sources,
+            output_dir=os.path.join(self.build_temp, "aimodule"),
+            extra_preargs=flags,
+            include_dirs=[str(ROOT / AIMODULE_DIR)],
+        )
+        # Link with the plain C driver: no libpython, no Python init symbol.
+        compiler.link_shared_object(
+            objects,
+            AIMODULE_NAME,
+            output_dir=str(out_dir),
+            extra_postargs=["-shared", "-lpthread"] + ldflags,
+            target_lang="c",
+        )
+
+    def get_outputs(self):
+        outputs = super().get_outputs()
+        if list((ROOT / AIMODULE_DIR).glob("*.c")) and not self.inplace:
+            outputs.append(str(Path(self.build_lib) / "smartsim" / "_core" / "lib" / AIMODULE_NAME))
+        return outputs
+
+
+setup(
+    ext_modules=cythonize(
+        extensions,
+        compiler_directives=directives,
+        annotate=ANNOTATE,
+        force=DEBUG,
+    ),
+    cmdclass={"build_ext": BuildExt},
+)

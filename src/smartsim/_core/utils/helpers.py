@@ -1,0 +1,54 @@
+"""Small shared helpers (one place for each concept)."""
+import os
+import shutil
+import typing as t
+
+from ...error import ExecutableNotFoundError, NotExecutableError
+
+
+def expand_exe_path(exe: str) -> str:
+    """Absolute path of ``exe`` (looked up on PATH, or a path to an executable file)."""
+    if not exe or not isinstance(exe, str):
+        raise ExecutableNotFoundError(f"Could not locate executable {exe!r}: expected a non-empty str")
+    in_path = shutil.which(exe)
+    if in_path:
+        return os.path.abspath(in_path)
+    if os.path.isfile(exe):
+        if os.access(exe, os.X_OK):
+            return os.path.abspath(exe)
+        raise NotExecutableError(f"File, {exe}, is not an executable")
+    raise ExecutableNotFoundError(f"Could not locate executable {exe}")
+
+
+def is_valid_cmd(command: t.Optional[str]) -> bool:
+    """True when ``command`` resolves to an executable."""
+    try:
+        return bool(command) and bool(expand_exe_path(command))
+    except (TypeError, FileNotFoundError):
+        return False
+
+
+def cat_arg_and_value(arg_name: str, value: str) -> str:
+    """Format a parameter as an executable argument, as SmartSim does.
+
+    ``--x`` -> ``--x=v``; ``-x`` -> ``-x v``; one letter ``x`` -> ``-x v``; else ``--name=v``.
+    """
+    if arg_name.startswith("--"):
+        return f"{arg_name}={value}"
+    if arg_name.startswith("-"):
+        return f"{arg_name} {value}"
+    if len(arg_name) == 1:
+        return f"-{arg_name} {value}"
+    return f"--{arg_name}={value}"
+
+
+def fmt_dict(value: t.Mapping[str, t.Any]) -> str:
+    return "\n".join(f"{k} = {v}" for k, v in value.items())
+
+
+def init_default(default: t.Any, init_value: t.Any, expected_type: t.Any = None) -> t.Any:
+    if init_value is None:
+        return default
+    if expected_type is not None and not isinstance(init_value, expected_type):
+        raise TypeError(f"Argument was of type {type(init_value)}, not {expected_type}")
+    return init_value

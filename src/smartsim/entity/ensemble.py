@@ -1,0 +1,338 @@
+"""``Ensemble``: many members from parameter expansion, replicas, or models added by hand.
+
+Members made by expansion are rows of an index matrix (see ``strategies.expand``). A member
+becomes a Python object only when someone asks for it, and keeps per-member state (its own
+params dict, its own copy of the run settings, ...) only once that state is touched: the
+first access of a stateful attribute stores it in ``Ensemble._states`` so later lookups of
+the same member see the change. Listing a million names therefore allocates nothing that
+outlives the loop.
+"""
+from __future__ import annotations
+
+import copy
+import os
+import typing as t
+
+import numpy as np
+
+from ..error import EntityExistsError, EntityTypeError, SmartSimError
+from ..log import get_logger
+from .entity import SmartSimEntity
+from .files import EntityFiles
+from .model import Model, attach_files, param_args
+from .strategies import check_replicas, check_strategy, expand, read_parameters
+
+if t.TYPE_CHECKING:
+    from ..settings.base import BatchSettings, RunSettings
+
+logger = get_logger(__name__)
+
+
+class Ensemble(SmartSimEntity):
+    """A group of ``Model`` members treated as one entity."""
+
+    def __init__(
+        self,
+        name: str,
+        params: t.Optional[t.Dict[str, t.Any]],
+        path: t.Optional[str] = None,
+        params_as_args: t.Optional[t.List[str]] = None,
+        batch_settings: t.Optional["BatchSettings"] = None,
+        run_settings: t.Optional["RunSettings"] = None,
+        perm_strat: t.Union[str, t.Callable[..., t.Any]] = "all_perm",
+        **kwargs: t.Any,
+    ) -> None:
+        if not isinstance(name, str) or not name:
+            raise EntityTypeError(f"Ensemble name must be a non-empty str, got {name!r}")
+        check_strategy(perm_strat)
+        replicas = kwargs.pop("replicas", None)
+        n_models = kwargs.pop("n_models", 0) or 0
+        seed = kwargs.pop("seed", None)
+        n_replicas = check_replicas(replicas)
+        self.name = name
+        self.path = os.fspath(path) if path is not None else os.getcwd()
+        self.params = params or {}
+        self.params_as_args = list(params_as_args or [])
+        self.batch_settings = batch_settings
+        self.run_settings = run_settings
+        self.replicas = replicas
+        self.perm_strat = perm_strat
+        self._key_prefixing_enabled = True
+        self._files: t.Optional[EntityFiles] = None
+        self._incoming: t.List[SmartSimEntity] = []
+        self._db_models: t.List[t.Any] = []
+        self._db_scripts: t.List[t.Any] = []
+        self._states: t.Dict[int, t.Dict[str, t.Any]] = {}
+        self._added: t.Dict[str, Model] = {}
+        self._value_bytes: t.Optional[t.List[t.List[bytes]]] = None
+
+        names: t.List[str] = []
+        values: t.List[t.List[str]] = []
+        index = np.zeros((0, 0), dtype=np.int32)
+        if self.params:
+            names, values = read_parameters(self.params)
+            missing = [p for p in self.params_as_args if p not in names]
+            if missing:
+                raise ValueError(f"params_as_args names {missing} of ensemble {name} are not in its "
+                                 f"params {names}")
+            if not run_settings:
+                raise SmartSimError(
+                    f"Ensemble {name} was given 'params' but no run_settings to run its members")
+            if perm_strat == "random":
+                expansion = expand(names, values, "random", n_models=n_models or (replicas or 0), seed=seed)
+            else:
+                expansion = expand(names, values, perm_strat, n_models=n_models, replicas=n_replicas)
+            names, values, index = expansion
+        elif run_settings:
+            if not replicas:
+                raise SmartSimError(
+                    f"Ensemble {name} has run_settings but neither 'params' nor 'replicas' to "
+                    "expand into members")
+            index = np.zeros((n_replicas, 0), dtype=np.int32)
+        elif not batch_settings:
+            raise SmartSimError(f"Ensemble {name} must be provided batch settings or run settings")
+        else:
+            logger.info(f"Empty ensemble {name} created for batch launch")
+        self._param_names = names
+        self._param_values = values
+        self._index = np.ascontiguousarray(index, dtype=np.int32)
+        # Members copy the settings as they were at creation, as SmartSim's deep copies did.
+        self._member_rs = copy.deepcopy(run_settings) if run_settings is not None else None
+        self._n_expanded = int(self._index.shape[0])
+        self._member_prefix = f"{name}_"
+
+    # -- the collection -------------------------------------------------------------
+    @property
+    def type(self) -> str:
+        return "Ensemble"
+
+    @property
+    def batch(self) -> bool:
+        return bool(self.batch_settings)
+
+    def __len__(self) -> int:
+        return self._n_expanded + len(self._added)
+
+    def __iter__(self) -> t.Iterator[Model]:
+        # the hot loop of "list a million members": no __init__ call, no instance dict
+        new, cls = object.__new__, EnsembleMember
+        prefix = self._member_prefix
+        for i in range(self._n_expanded):
+            member = new(cls)
+            member.name = prefix + str(i)
+            member._owner = self
+            member._index = i
+            yield member
+        yield from list(self._added.values())
+
+    @property
+    def models(self) -> t.List[Model]:
+        """The members as a list of ``Model`` (a new list each time)."""
+        return list(self)
+
+    @property
+    def entities(self) -> t.List[Model]:
+        return list(self)
+
+    def member_names(self) -> t.List[str]:
+        prefix = self._member_prefix
+        return [prefix + str(i) for i in range(self._n_expanded)] + list(self._added)
+
+    def _expanded_position(self, name: str) -> int:
+        """Index of the expanded member called ``name``, or -1."""
+        prefix = self._member_prefix
+        if not name.startswith(prefix):
+            return -1
+        digits = name[len(prefix):]
+        if not digits.isdigit() or not digits.isascii() or (digits[0] == "0" and digits != "0"):
+            return -1
+        i = int(digits)
+        return i if i < self._n_expanded else -1
+
+    def __contains__(self, item: object) -> bool:
+        name = item.name if isinstance(item, SmartSimEntity) else item
+        return isinstance(name, str) and (name in self._added or self._expanded_position(name) >= 0)
+
+    def __getitem__(self, key: t.Union[str, int]) -> Model:
+        if isinstance(key, str):
+            model = self._added.get(key)
+            if model is not None:
+                return model
+            i = self._expanded_position(key)
+            if i < 0:
+                raise KeyError(f"Ensemble {self.name} has no member named {key!r}")
+            return EnsembleMember(self, i, key)
+        if isinstance(key, (int, np.integer)) and not isinstance(key, bool):
+            n = len(self)
+            i = int(key) + n if key < 0 else int(key)
+            if not 0 <= i < n:
+                raise IndexError(f"member index {key} out of range for ensemble {self.name} of {n} members")
+            if i < self._n_expanded:
+                return EnsembleMember(self, i, self._member_prefix + str(i))
+            return list(self._added.values())[i - self._n_expanded]
+        raise TypeError(f"Ensemble members are looked up by name (str) or position (int), got {key!r}")
+
+    def add_model(self, model: Model) -> None:
+        """Add a model as a member (O(1) duplicate check by name)."""
+        if not isinstance(model, Model):
+            raise EntityTypeError(f"Argument to add_model was of type {type(model)}, not Model")
+        if model.name in self:
+            raise EntityExistsError(f"Model {model.name} already exists in ensemble {self.name}")
+        for db_model in self._db_models:
+            model._db_models.append(db_model)  # type: ignore[attr-defined]
+        for db_script in self._db_scripts:
+            model._db_scripts.append(db_script)  # type: ignore[attr-defined]
+        self._added[model.name] = model
+
+    # -- ensemble-wide operations: update the defaults and every materialised member ----
+    def _materialised(self) -> t.Iterator[t.Dict[str, t.Any]]:
+        return iter(self._states.values())
+
+    def register_incoming_entity(self, incoming_entity: SmartSimEntity) -> None:
+        """Let every member read keys prefixed by ``incoming_entity``."""
+        if incoming_entity.name in (e.name for e in self._incoming):
+            raise EntityExistsError(
+                f"'{incoming_entity.name}' has already been registered as an incoming entity of "
+                f"ensemble {self.name}")
+        for state in self._materialised():
+            if incoming_entity.name in (e.name for e in state["incoming_entities"]):
+                raise EntityExistsError(
+                    f"'{incoming_entity.name}' has already been registered as an incoming entity")
+        self._incoming.append(incoming_entity)
+        for state in self._materialised():
+            state["incoming_entities"].append(incoming_entity)
+        for model in self._added.values():
+            model.register_incoming_entity(incoming_entity)
+
+    def enable_key_prefixing(self) -> None:
+        """Every member prefixes its keys with its own name (the default for members)."""
+        self._key_prefixing_enabled = True
+        for state in self._materialised():
+            state["_key_prefixing_enabled"] = True
+        for model in self._added.values():
+            model.enable_key_prefixing()
+
+    def query_key_prefixing(self) -> bool:
+        """True if every member prefixes its keys."""
+        if self._n_expanded > len(self._states) and not self._key_prefixing_enabled:
+            return False
+        return all(s["_key_prefixing_enabled"] for s in self._materialised()) and all(
+            m.query_key_prefixing() for m in self._added.values())
+
+    def attach_generator_files(self, to_copy: t.Optional[t.List[str]] = None,
+                               to_symlink: t.Optional[t.List[str]] = None,
+                               to_configure: t.Optional[t.List[str]] = None) -> None:
+        """Attach files to every current member (replacing their earlier attachments)."""
+        files = attach_files(to_copy, to_symlink, to_configure)
+        self._files = files
+        for state in self._materialised():
+            state["files"] = files
+        for model in self._added.values():
+            model.files = files
+
+    @property
+    def attached_files_table(self) -> str:
+        if not len(self):
+            return "The ensemble is empty, no files to show."
+        return "\n".join(f"{m.name}: {m.attached_files_table}" for m in self)
+
+    def print_attached_files(self) -> None:
+        print(self.attached_files_table)
+
+    # -- per-member state -------------------------------------------------------------
+    def _member_params(self, i: int) -> t.Dict[str, str]:
+        state = self._states.get(i)
+        if state is not None:
+            return state["params"]
+        values = self._param_values
+        return {n: values[j][k] for j, (n, k) in enumerate(zip(self._param_names, self._index[i].tolist()))
+                if k >= 0}
+
+    def _materialise(self, i: int) -> t.Dict[str, t.Any]:
+        state = self._states.get(i)
+        if state is None:
+            params = self._member_params(i)
+            rs = copy.deepcopy(self._member_rs)
+            name = self._member_prefix + str(i)
+            if rs is not None:
+                for arg in param_args(name, params, self.params_as_args):
+                    rs.add_exe_args(arg)
+            state = {
+                "params": params,
+                "run_settings": rs,
+                "params_as_args": list(self.params_as_args),
+                "incoming_entities": list(self._incoming),
+                "_key_prefixing_enabled": self._key_prefixing_enabled,
+                "batch_settings": None,
+                "files": self._files,
+                "path": None,
+                "_db_models": list(self._db_models),
+                "_db_scripts": list(self._db_scripts),
+            }
+            self._states[i] = state
+        return state
+
+    def _member_files(self, i: int) -> t.Optional[EntityFiles]:
+        state = self._states.get(i)
+        return state["files"] if state is not None else self._files
+
+    def _member_path(self, i: int, name: str) -> str:
+        state = self._states.get(i)
+        if state is not None and state["path"] is not None:
+            return state["path"]
+        return os.path.join(self.path, name)
+
+    def encoded_values(self) -> t.List[t.List[bytes]]:
+        """Parameter values as UTF-8 bytes (computed once, for rendering)."""
+        if self._value_bytes is None:
+            self._value_bytes = [[v.encode("utf-8") for v in vals] for vals in self._param_values]
+        return self._value_bytes
+
+    def __str__(self) -> str:
+        return f"Ensemble {self.name}: {len(self)} members, params {list(self._param_names)}"
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+def _state_property(key: str, doc: str) -> property:
+    def fget(self: "EnsembleMember") -> t.Any:
+        return self._owner._materialise(self._index)[key]
+
+    def fset(self: "EnsembleMember", value: t.Any) -> None:
+        self._owner._materialise(self._index)[key] = value
+
+    return property(fget, fset, doc=doc)
+
+
+class EnsembleMember(Model):
+    """A view of one expanded member; its state lives in the owning ensemble."""
+
+    __slots__ = ("name", "_owner", "_index")
+
+    def __init__(self, owner: Ensemble, index: int, name: str) -> None:  # pylint: disable=super-init-not-called
+        self.name = name
+        self._owner = owner
+        self._index = index
+
+    params = _state_property("params", "member params (str -> str)")
+    run_settings = _state_property("run_settings", "this member's own copy of the run settings")
+    params_as_args = _state_property("params_as_args", "params passed as executable arguments")
+    incoming_entities = _state_property("incoming_entities", "entities whose keys this member reads")
+    _key_prefixing_enabled = _state_property("_key_prefixing_enabled", "prefix keys with the name")
+    batch_settings = _state_property("batch_settings", "batch settings (members have none)")
+    files = _state_property("files", "attached generator files")
+    _db_models = _state_property("_db_models", "ML models to load for this member")
+    _db_scripts = _state_property("_db_scripts", "scripts to load for this member")
+
+    @property
+    def path(self) -> str:  # type: ignore[override]
+        return self._owner._member_path(self._index, self.name)
+
+    @path.setter
+    def path(self, value: str) -> None:
+        self._owner._materialise(self._index)["path"] = value
+
+    def query_key_prefixing(self) -> bool:
+        state = self._owner._states.get(self._index)
+        return state["_key_prefixing_enabled"] if state is not None else self._owner._key_prefixing_enabled

@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+import typing as t
+
+if t.TYPE_CHECKING:
+    from ..settings.base import RunSettings
+
+
+class SmartSimEntity:
+    """Something an experiment can generate and launch: it has a name, a path and settings."""
+
+    def __init__(self, name: str, path: str, run_settings: "RunSettings") -> None:
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"entity name must be a non-empty str, got {name!r}")
+        self.name = name
+        self.run_settings = run_settings
+        self.path = path
+
+    @property
+    def type(self) -> str:
+        return type(self).__name__
+
+    def set_path(self, path: str) -> None:
+        if not isinstance(path, str):
+            raise TypeError(f"path must be a str, got {path!r}")
+        self.path = path
+
+    def __repr__(self) -> str:
+        return self.name

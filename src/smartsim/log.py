@@ -1,0 +1,47 @@
+"""Logging helpers: ``get_logger(name)`` returns a logger under the ``smartsim`` root,
+configured once from ``SMARTSIM_LOG_LEVEL`` (quiet, info, debug, developer)."""
+import logging
+import os
+import sys
+import typing as t
+
+_LEVELS = {"quiet": logging.WARNING, "info": logging.INFO, "debug": logging.DEBUG,
+           "developer": logging.DEBUG}
+_configured = False
+
+
+def _configure_root() -> None:
+    global _configured
+    if _configured:
+        return
+    _configured = True
+    root = logging.getLogger("smartsim")
+    level = _LEVELS.get(os.environ.get("SMARTSIM_LOG_LEVEL", "info").lower(), logging.INFO)
+    root.setLevel(level)
+    if not root.handlers:
+        handler = logging.StreamHandler(sys.stdout)
+        handler.setFormatter(logging.Formatter(
+            "%(asctime)s %(name)s[%(process)d] %(levelname)s %(message)s", "%H:%M:%S"))
+        root.addHandler(handler)
+    root.propagate = False
+
+
+def get_logger(name: str, log_level: t.Optional[str] = None, fmt: t.Optional[str] = None) -> logging.Logger:
+    """A logger named ``name`` (nested under ``smartsim`` when it is not already)."""
+    _configure_root()
+    if not name.startswith("smartsim"):
+        name = f"smartsim.{name}"
+    logger = logging.getLogger(name)
+    if log_level:
+        logger.setLevel(_LEVELS.get(log_level.lower(), logging.INFO))
+    return logger
+
+
+def log_to_file(filename: str, log_level: str = "debug") -> None:
+    """Also write SmartSim's log records to ``filename``."""
+    _configure_root()
+    handler = logging.FileHandler(filename)
+    handler.setLevel(_LEVELS.get(log_level.lower(), logging.DEBUG))
+    handler.setFormatter(logging.Formatter(
+        "%(asctime)s %(name)s[%(process)d] %(levelname)s %(message)s"))
+    logging.getLogger("smartsim").addHandler(handler)
