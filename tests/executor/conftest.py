@@ -19,7 +19,9 @@ ROOT = Path(__file__).resolve().parents[2]
 SRC = ROOT / "src"
 AIMODULE_DIR = SRC / "smartsim" / "_core" / "aimodule"
 BUILT_SO = SRC / "smartsim" / "_core" / "lib" / "redisai.so"
-REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
+REDIS_SERVER = os.environ.get("REDIS_SERVER") or (
+    "/usr/bin/redis-server" if os.path.exists("/usr/bin/redis-server")
+    else shutil.which("redis-server") or "redis-server")
 
 if str(SRC) not in sys.path:
     sys.path.insert(0, str(SRC))

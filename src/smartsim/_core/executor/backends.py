@@ -156,7 +156,7 @@ def _torch_device(torch, device: str):
 
 
 def _to_torch(torch, arr: np.ndarray, device):
-    if arr.dtype == object:
+    if arr.dtype.kind == "O":
         raise BackendError("STRING tensors are not supported by the TORCH backend")
     t = torch.from_numpy(arr)
     if device.type != "cpu":
@@ -168,6 +168,11 @@ def _torch_outputs(torch, value, fn_name: str, n_outputs: int) -> List[np.ndarra
     """Flatten a TorchScript return value the way RedisAI's torchHandlOutputs does."""
     if n_outputs == 0:
         return []
+    if n_outputs == 1 and type(value) is torch.Tensor and value.device.type == "cpu":
+        try:
+            return [value.contiguous().numpy()]
+        except (TypeError, RuntimeError):
+            pass  # e.g. requires grad, bfloat16: the general path below
     if isinstance(value, torch.Tensor):
         flat = [value]
     elif isinstance(value, (list, tuple)):
@@ -205,20 +210,26 @@ class TorchModel:
                 warnings.simplefilter("ignore")  # torch.jit.load is "deprecated" in torch 2.x
                 self.module = torch.jit.load(io.BytesIO(bytes(blob)), map_location=self.device)
             self.module.eval()
+            self.forward = self.module.forward  # skips nn.Module.__call__ hooks
         except Exception as exc:
             raise BackendError(_one_line(exc)) from exc
 
     def run(self, arrays: Sequence[np.ndarray], n_outputs: int) -> List[np.ndarray]:
         torch = self.torch
+        grad = torch.is_grad_enabled()
         try:
+            if grad:  # as RedisAI's NoGradGuard, without a context manager per call
+                torch._C._set_grad_enabled(False)
             tensors = [_to_torch(torch, a, self.device) for a in arrays]
-            with torch.inference_mode():
-                value = self.module(*tensors)
+            value = self.forward(*tensors)
             return _torch_outputs(torch, value, "forward", n_outputs)
         except BackendError:
             raise
         except Exception as exc:
             raise BackendError(_one_line(exc)) from exc
+        finally:
+            if grad:
+                torch._C._set_grad_enabled(True)
 
 
 def _script_resolver(torch):
@@ -329,7 +340,7 @@ class TorchScript:
                     else:  # TENSOR_LIST: the rest of the inputs
                         stack.append(tensors[i:])
                         break
-            with torch.inference_mode():
+            with torch.no_grad():
                 value = fn(*stack)
             return _torch_outputs(torch, value, fn_name, n_outputs)
         except BackendError:

@@ -28,6 +28,8 @@ ReplyError = hiredis.ReplyError
 # Pieces shorter than this are joined into one buffer before sending; longer ones are
 # sent as they are (no copy).
 _JOIN_BELOW = 16 * 1024
+# Bytes read from the socket per system call (one preallocated buffer).
+_RECV_SIZE = 1 << 20
 
 
 class ConnectionLost(ConnectionError):
@@ -47,20 +49,38 @@ def _as_bytes(arg) -> Any:
 
 
 def pack_command(args: Sequence[Any], out: List[Any]) -> None:
-    """Append the RESP encoding of ``args`` to ``out`` (a list of buffers)."""
+    """Append the RESP encoding of ``args`` to ``out`` (a list of buffers).
+
+    Arguments of ``_JOIN_BELOW`` bytes or more are appended as they are (no copy).
+    """
     head = [b"*%d\r\n" % len(args)]
+    append = head.append
     for arg in args:
-        arg = _as_bytes(arg)
-        n = arg.nbytes if isinstance(arg, memoryview) else len(arg)
+        t = type(arg)
+        if t is str:
+            arg = arg.encode()
+        elif t is int:
+            arg = b"%d" % arg
+        elif t is not bytes:
+            arg = _as_bytes(arg)
+            if type(arg) is memoryview:
+                if arg.nbytes >= _JOIN_BELOW:
+                    append(b"$%d\r\n" % arg.nbytes)
+                    out.append(b"".join(head))
+                    out.append(arg)
+                    head = [b"\r\n"]
+                    append = head.append
+                    continue
+                arg = arg.tobytes()
+        n = len(arg)
         if n >= _JOIN_BELOW:
-            head.append(b"$%d\r\n" % n)
+            append(b"$%d\r\n" % n)
             out.append(b"".join(head))
             out.append(arg)
             head = [b"\r\n"]
+            append = head.append
         else:
-            head.append(b"$%d\r\n" % n)
-            head.append(bytes(arg) if isinstance(arg, memoryview) else arg)
-            head.append(b"\r\n")
+            append(b"$%d\r\n%s\r\n" % (n, arg))
     out.append(b"".join(head))
 
 
@@ -84,6 +104,7 @@ class Connection:
         self.connect_timeout = connect_timeout
         self._sock: Optional[socket.socket] = None
         self._reader = hiredis.Reader()
+        self._buf = bytearray(_RECV_SIZE)
         self._out: List[Any] = []
         # One entry per reply still to be read: a tag the caller chose (or None).
         self.pending: Deque[Any] = deque()
@@ -181,14 +202,14 @@ class Connection:
             if self._sock is None:
                 raise ConnectionLost(f"not connected to {self.address}")
             try:
-                data = self._sock.recv(1 << 16)
+                n = self._sock.recv_into(self._buf)
             except OSError as exc:
                 self.close()
                 raise ConnectionLost(f"lost connection to redis at {self.address}: {exc}") from exc
-            if not data:
+            if not n:
                 self.close()
                 raise ConnectionLost(f"redis at {self.address} closed the connection")
-            reader.feed(data)
+            reader.feed(self._buf, 0, n)
             reply = reader.gets()
         return reply
 
@@ -247,34 +268,29 @@ class Job:
 
 
 def _text(value) -> str:
-    if isinstance(value, bytes):
+    if type(value) is bytes:
         return value.decode("utf-8", "replace")
-    return str(value)
+    return "" if value is None else str(value)
 
 
 def parse_job(raw: Sequence[Any]) -> Job:
     """Turn one element of a PULL reply into a :class:`Job`."""
-    if len(raw) < 7:
+    n = len(raw)
+    if n < 7:
         raise ValueError(f"malformed job from the module: {raw!r:.200}")
-    inputs = []
-    for t in raw[5] or ():
-        dtype, shape, blob = t[0], t[1], t[2]
-        inputs.append((_text(dtype).upper(), tuple(int(d) for d in shape), blob))
-
-    def _int(i: int) -> int:
-        return int(raw[i]) if len(raw) > i and raw[i] is not None else 0
-
+    inputs = [(_text(t[0]).upper(), tuple(t[1]), t[2]) for t in raw[5] or ()]
+    key = raw[2]
     return Job(
-        job_id=int(raw[0]),
-        kind=_text(raw[1]).upper(),
-        key=raw[2] if isinstance(raw[2], bytes) else str(raw[2]).encode(),
-        version=int(raw[3]),
-        fn_name=_text(raw[4]) if raw[4] is not None else "",
-        inputs=inputs,
-        n_outputs=int(raw[6]),
-        args=list(raw[7]) if len(raw) > 7 and raw[7] else [],
-        keys=list(raw[8]) if len(raw) > 8 and raw[8] else [],
-        batchsize=_int(9),
-        minbatchsize=_int(10),
-        minbatchtimeout=_int(11),
+        int(raw[0]),
+        _text(raw[1]).upper(),
+        key if type(key) is bytes else str(key).encode(),
+        int(raw[3]),
+        _text(raw[4]),
+        inputs,
+        int(raw[6]),
+        list(raw[7]) if n > 7 and raw[7] else [],
+        list(raw[8]) if n > 8 and raw[8] else [],
+        int(raw[9] or 0) if n > 9 else 0,
+        int(raw[10] or 0) if n > 10 else 0,
+        int(raw[11] or 0) if n > 11 else 0,
     )

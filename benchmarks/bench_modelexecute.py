@@ -1,0 +1,219 @@
+#!/usr/bin/env python
+"""MODELEXECUTE round trip of a tiny TorchScript model vs calling it in-process.
+
+Starts a redis-server with our RedisAI-compatible module and one executor
+(``python -m smartsim._core.executor``), stores a tiny TorchScript model, sets its input
+once, then times ``AI.MODELEXECUTE`` calls from a redis-py client (hiredis parser) over
+the server's Unix socket (or TCP with ``--tcp``). The in-process baseline does what the
+executor does for one job minus the transport: blob -> numpy -> torch, run, -> numpy.
+A ``PING`` from the same client gives the Redis round-trip floor.
+
+    python benchmarks/bench_modelexecute.py [--n 2000] [--threads 1] [--tcp] [--json out.json]
+
+Prints p50/p99 of each and the overhead added by going through the database
+(round trip p50 - in-process p50). Goal: under 300 µs added at p50.
+"""
+from __future__ import annotations
+
+import argparse
+import glob
+import io
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+SRC = ROOT / "src"
+sys.path.insert(0, str(SRC))
+AIMODULE_DIR = SRC / "smartsim" / "_core" / "aimodule"
+BUILT_SO = SRC / "smartsim" / "_core" / "lib" / "redisai.so"
+
+
+def module_path(tmp: Path) -> Path:
+    sources = sorted(glob.glob(str(AIMODULE_DIR / "*.c")))
+    if BUILT_SO.exists() and (not sources or BUILT_SO.stat().st_mtime >= max(
+            os.path.getmtime(p) for p in glob.glob(str(AIMODULE_DIR / "*.[ch]")))):
+        return BUILT_SO
+    if not sources:
+        sys.exit("redisai.so is not built and there are no module sources")
+    so = tmp / "redisai.so"
+    subprocess.run(["gcc", "-shared", "-fPIC", "-std=gnu11", "-O2", "-o", str(so), *sources],
+                   check=True)
+    return so
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def pct(samples, q):
+    s = sorted(samples)
+    return s[min(len(s) - 1, int(round(q / 100.0 * (len(s) - 1))))]
+
+
+def summary(name, samples):
+    us = [x * 1e6 for x in samples]
+    return {"name": name, "n": len(us), "p50_us": pct(us, 50), "p99_us": pct(us, 99),
+            "mean_us": statistics.fmean(us), "min_us": min(us)}
+
+
+def tiny_model(torch):
+    class Tiny(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = torch.nn.Linear(16, 16)
+
+        def forward(self, x):
+            return torch.relu(self.lin(x))
+
+    torch.manual_seed(0)
+    buf = io.BytesIO()
+    torch.jit.save(torch.jit.script(Tiny()), buf)
+    return buf.getvalue()
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--n", type=int, default=2000)
+    ap.add_argument("--warmup", type=int, default=300)
+    ap.add_argument("--batch", type=int, default=1, help="rows of the input tensor")
+    ap.add_argument("--threads", type=int, default=1,
+                    help="torch intra-op threads, executor and baseline (0: torch default)")
+    ap.add_argument("--tcp", action="store_true", help="client over TCP instead of Unix socket")
+    ap.add_argument("--json", help="write the results here")
+    args = ap.parse_args()
+
+    import redis
+    import torch
+
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+    tmp = Path(tempfile.mkdtemp(prefix="bme", dir="/tmp"))
+    so = module_path(tmp)
+    sock = str(tmp / "redis.sock")
+    port = free_port()
+    server = subprocess.Popen(
+        [os.environ.get("REDIS_SERVER") or ("/usr/bin/redis-server" if os.path.exists(
+            "/usr/bin/redis-server") else shutil.which("redis-server")), "--port", str(port),
+         "--bind", "127.0.0.1", "--unixsocket", sock, "--save", "", "--appendonly", "no",
+         "--dir", str(tmp), "--logfile", str(tmp / "redis.log"), "--loadmodule", str(so)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    executor = None
+    try:
+        c = None
+        for _ in range(200):
+            try:
+                c = (redis.Redis(host="127.0.0.1", port=port) if args.tcp
+                     else redis.Redis(unix_socket_path=sock))
+                c.ping()
+                break
+            except redis.ConnectionError:
+                time.sleep(0.05)
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+            p for p in [str(SRC), os.environ.get("PYTHONPATH")] if p))
+        stats = tmp / "stats.json"
+        executor = subprocess.Popen(
+            [sys.executable, "-m", "smartsim._core.executor", "--socket", sock,
+             "--threads", str(args.threads), "--stats-file", str(stats)], env=env)
+        for _ in range(600):
+            if stats.exists():
+                break
+            time.sleep(0.05)
+
+        blob = tiny_model(torch)
+        c.execute_command("AI.MODELSTORE", "tiny", "TORCH", "CPU", "BLOB", blob)
+        x = np.random.default_rng(0).standard_normal((args.batch, 16)).astype(np.float32)
+        c.execute_command("AI.TENSORSET", "x", "FLOAT", *x.shape, "BLOB", x.tobytes())
+        cmd = ("AI.MODELEXECUTE", "tiny", "INPUTS", 1, "x", "OUTPUTS", 1, "y")
+        for _ in range(args.warmup):
+            c.execute_command(*cmd)
+        got = np.frombuffer(c.execute_command("AI.TENSORGET", "y", "BLOB"), np.float32)
+
+        perf = time.perf_counter
+        rt = []
+        for _ in range(args.n):
+            t0 = perf()
+            c.execute_command(*cmd)
+            rt.append(perf() - t0)
+        ping = []
+        for _ in range(args.n):
+            t0 = perf()
+            c.ping()
+            ping.append(perf() - t0)
+        full = []
+        for _ in range(args.n // 2):
+            t0 = perf()
+            p = c.pipeline(transaction=False)
+            p.execute_command("AI.TENSORSET", "x", "FLOAT", *x.shape, "BLOB", x.tobytes())
+            p.execute_command(*cmd)
+            p.execute_command("AI.TENSORGET", "y", "BLOB")
+            p.execute()
+            full.append(perf() - t0)
+
+        # in-process: what the executor does per job, without the transport
+        with __import__("warnings").catch_warnings():
+            __import__("warnings").simplefilter("ignore")
+            model = torch.jit.load(io.BytesIO(blob))
+        model.eval()
+        xb = x.tobytes()
+        with torch.inference_mode():
+            want = model(torch.from_numpy(x)).numpy()
+        np.testing.assert_allclose(got.reshape(want.shape), want, rtol=1e-5, atol=1e-6)
+        inproc, bare = [], []
+        tx = torch.from_numpy(x)
+        for _ in range(args.warmup):
+            with torch.inference_mode():
+                model(tx)
+        for _ in range(args.n):
+            t0 = perf()
+            arr = np.frombuffer(xb, np.float32).reshape(x.shape)
+            with torch.inference_mode():
+                out = model(torch.from_numpy(arr))
+            out.numpy().tobytes()
+            inproc.append(perf() - t0)
+        for _ in range(args.n):
+            t0 = perf()
+            with torch.inference_mode():
+                model(tx)
+            bare.append(perf() - t0)
+
+        results = [summary("MODELEXECUTE round trip", rt),
+                   summary("TENSORSET+MODELEXECUTE+TENSORGET (pipelined)", full),
+                   summary("PING round trip (floor)", ping),
+                   summary("in-process (bytes->torch->run->bytes)", inproc),
+                   summary("in-process model call only", bare)]
+        added = results[0]["p50_us"] - results[3]["p50_us"]
+        print(f"tiny TorchScript model Linear(16,16)+relu, input {list(x.shape)} float32, "
+              f"n={args.n}, torch threads={args.threads or torch.get_num_threads()}, "
+              f"client over {'TCP' if args.tcp else 'Unix socket'}")
+        print(f"{'':48s} {'p50 µs':>9s} {'p99 µs':>9s} {'mean µs':>9s}")
+        for r in results:
+            print(f"{r['name']:48s} {r['p50_us']:9.1f} {r['p99_us']:9.1f} {r['mean_us']:9.1f}")
+        print(f"added by the database at p50: {added:.1f} µs "
+              f"(p99: {results[0]['p99_us'] - results[3]['p99_us']:.1f} µs); goal < 300 µs")
+        if args.json:
+            with open(args.json, "w") as fh:
+                json.dump({"results": results, "added_p50_us": added}, fh, indent=2)
+        return 0
+    finally:
+        if executor is not None:
+            executor.terminate()
+            executor.wait(10)
+        server.terminate()
+        server.wait(10)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
