@@ -106,10 +106,19 @@ class Stats:
     FIELDS = ("jobs", "backend_calls", "batched_calls", "max_batch_jobs", "max_batch_samples",
               "errors", "loads", "fetches", "connects")
 
+    # A file write per job would cost more than the job: write at most this often.
+    MIN_INTERVAL_S = 0.02
+
     def __init__(self, path: Optional[str] = None):
         self.path = path
         self.values: Dict[str, int] = {f: 0 for f in self.FIELDS}
         self.dirty = False
+        self._written = 0.0
+
+    @property
+    def pending(self) -> bool:
+        """Counters changed and not written yet."""
+        return bool(self.path) and self.dirty
 
     def add(self, name: str, n: int = 1) -> None:
         self.values[name] += n
@@ -120,9 +129,13 @@ class Stats:
             self.values[name] = n
             self.dirty = True
 
-    def flush(self) -> None:
+    def flush(self, force: bool = False) -> None:
         if not self.path or not self.dirty:
             return
+        now = time.monotonic()
+        if not force and now - self._written < self.MIN_INTERVAL_S:
+            return
+        self._written = now
         self.dirty = False
         tmp = f"{self.path}.{os.getpid()}.tmp"
         try:
@@ -200,6 +213,7 @@ class Executor:
             self.conn.close()
             raise ConnectionLost(f"AI._EXEC.HELLO refused by {self.conn.address}: {reply}")
         self.stats.add("connects")
+        self.stats.flush(force=True)
         log.info("registered at %s for %s (backends: %s)", self.conn.address, self.device,
                  ",".join(self.backends) or "none")
         if not self._prewarmed:
@@ -210,6 +224,9 @@ class Executor:
     # ----------------------------------------------------------------------- loop
     def _block_ms(self) -> int:
         deadline = self.batcher.next_deadline()
+        if self.stats.pending:  # come back soon to write the counters
+            t = time.monotonic() + Stats.MIN_INTERVAL_S
+            deadline = t if deadline is None else min(deadline, t)
         if deadline is None:
             return _IDLE_BLOCK_MS
         ms = math.ceil((deadline - time.monotonic()) * 1000.0)
