@@ -77,6 +77,7 @@ def compile_template(bytes data, bytes delimiter, known_names, path=None, int mo
     cdef const char *dl = PyBytes_AS_STRING(delimiter)
     cdef Py_ssize_t dlen = PyBytes_GET_SIZE(delimiter)
     cdef Py_ssize_t pos = 0, lit_start = 0, p, q, line = 1, line_pos = 0
+    cdef Py_ssize_t last_unknown_close = -1
     cdef const char *hit
     cdef const char *nl
     literals = []
@@ -104,6 +105,10 @@ def compile_template(bytes data, bytes delimiter, known_names, path=None, int mo
             slots.append(name)
             lit_start = q + dlen
             pos = q + dlen
+        elif p == last_unknown_close:
+            # text between an unknown tag and the next delimiter ("u=;NOPE; b=;B;"): not a tag
+            last_unknown_close = q
+            pos = q
         else:
             # line number of p, counted incrementally
             while line_pos < p:
@@ -114,8 +119,9 @@ def compile_template(bytes data, bytes delimiter, known_names, path=None, int mo
                 line += 1
                 line_pos = (nl - buf) + 1
             lines = unknown.setdefault(name, [])
-            if not lines or lines[-1] != line:
+            if not lines or lines[len(lines) - 1] != line:
                 lines.append(line)
+            last_unknown_close = q
             pos = q
     literals.append(data[lit_start:])
     return CompiledTemplate(path, literals, slots, unknown, mode)

@@ -42,13 +42,13 @@ class Experiment:
         if exp_path is not None and not isinstance(exp_path, (str, os.PathLike)):
             raise TypeError(f"exp_path must be a str or PathLike, got {type(exp_path).__name__}: {exp_path!r}")
         path = os.path.abspath(os.fspath(exp_path) if exp_path is not None else os.path.join(os.getcwd(), name))
+        if not isinstance(launcher, str) or launcher.lower() not in LAUNCHERS:
+            raise SSUnsupportedError(f"Launcher type not supported: {launcher!r}; expected one of "
+                                     f"{', '.join(LAUNCHERS)}")
         if os.path.exists(path) and not os.path.isdir(path):
             raise NotADirectoryError(f"Experiment path {path} exists and is not a directory")
         os.makedirs(path, exist_ok=True)
         self.exp_path = path
-        if not isinstance(launcher, str) or launcher.lower() not in LAUNCHERS:
-            raise SSUnsupportedError(f"Launcher type not supported: {launcher!r}; expected one of "
-                                     f"{', '.join(LAUNCHERS)}")
         launcher = launcher.lower()
         self._launcher = detect_launcher() if launcher == "auto" else launcher
 

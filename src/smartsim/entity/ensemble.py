@@ -153,14 +153,14 @@ class Ensemble(SmartSimEntity):
         name = item.name if isinstance(item, SmartSimEntity) else item
         return isinstance(name, str) and (name in self._added or self._expanded_position(name) >= 0)
 
-    def __getitem__(self, key: t.Union[str, int]) -> Model:
+    def __getitem__(self, key: t.Union[str, int]) -> t.Optional[Model]:
         if isinstance(key, str):
             model = self._added.get(key)
             if model is not None:
                 return model
             i = self._expanded_position(key)
             if i < 0:
-                raise KeyError(f"Ensemble {self.name} has no member named {key!r}")
+                return None  # SmartSim's EntitySequence returns None for an unknown name
             return EnsembleMember(self, i, key)
         if isinstance(key, (int, np.integer)) and not isinstance(key, bool):
             n = len(self)
