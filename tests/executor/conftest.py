@@ -233,8 +233,30 @@ def executor(server, make_executor):
     return make_executor(server).start()
 
 
+@pytest.fixture(scope="module")
+def shared_server(aimodule_path):
+    """One server for the tests of a module that only need a working database."""
+    d = Path(tempfile.mkdtemp(prefix="exs", dir="/tmp"))
+    s = RedisServer(aimodule_path, d).start()
+    yield s
+    s.stop()
+    shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def shared_executor(shared_server):
+    e = Executor(shared_server, name="shared").start()
+    yield e
+    if e.proc is not None:
+        e.kill(signal.SIGTERM)
+
+
 @pytest.fixture
-def client(server):
-    c = server.client()
+def client(shared_server, shared_executor):
+    """A client of the shared server (emptied first) with its executor running."""
+    if shared_executor.proc is None or shared_executor.proc.poll() is not None:
+        shared_executor.start()
+    c = shared_server.client()
+    c.flushall()
     yield c
     c.close()

@@ -17,7 +17,10 @@ from executor_testlib import onnx_add_mul, torch_model_bytes
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 DTYPE_OF = {np.dtype(np.float32): "FLOAT", np.dtype(np.float64): "DOUBLE",
-            np.dtype(np.int64): "INT64", np.dtype(np.int32): "INT32"}
+            np.dtype(np.int8): "INT8", np.dtype(np.int16): "INT16",
+            np.dtype(np.int32): "INT32", np.dtype(np.int64): "INT64",
+            np.dtype(np.uint8): "UINT8", np.dtype(np.uint16): "UINT16",
+            np.dtype(np.bool_): "BOOL"}
 NP_OF = {v: k for k, v in DTYPE_OF.items()}
 
 
@@ -50,7 +53,7 @@ def ok(reply) -> bool:
 
 
 # ----------------------------------------------------------------------------- torch
-def test_torchscript_model(client, executor):
+def test_torchscript_model(client, shared_executor):
     torch = need("torch")
     assert ok(client.execute_command("AI.MODELSTORE", "m", "TORCH", "CPU", "BLOB",
                                      torch_model_bytes(torch)))
@@ -66,7 +69,16 @@ def test_torchscript_model(client, executor):
     assert st["calls"] == 2 and st["errors"] == 0
 
 
-def test_torchscript_model_two_outputs_and_new_version(client, executor):
+def test_large_tensors(client, shared_executor):
+    torch = need("torch")
+    client.execute_command("AI.MODELSTORE", "m", "TORCH", "CPU", "BLOB", torch_model_bytes(torch))
+    x = np.random.default_rng(1).standard_normal((1024, 4096)).astype(np.float32)  # 16 MiB
+    put(client, "x", x)
+    assert ok(client.execute_command("AI.MODELEXECUTE", "m", "INPUTS", 1, "x", "OUTPUTS", 1, "y"))
+    np.testing.assert_array_equal(get(client, "y"), x * 2 + 1)
+
+
+def test_torchscript_model_two_outputs_and_new_version(client, shared_executor):
     torch = need("torch")
     client.execute_command("AI.MODELSTORE", "m", "TORCH", "CPU", "BLOB",
                            torch_model_bytes(torch, "two_out"))
@@ -100,7 +112,7 @@ def scaled(tensors: List[Tensor], keys: List[str], args: List[str]):
 """
 
 
-def test_torchscript_script_several_functions(client, executor):
+def test_torchscript_script_several_functions(client, shared_executor):
     need("torch")
     assert ok(client.execute_command("AI.SCRIPTSET", "s", "CPU", "SOURCE", SCRIPT))
     a = np.arange(4, dtype=np.float32).reshape(2, 2)
@@ -121,7 +133,7 @@ def test_torchscript_script_several_functions(client, executor):
         client.execute_command("AI.SCRIPTRUN", "s", "nope", "INPUTS", "a", "OUTPUTS", "g")
 
 
-def test_script_list_input_and_entry_point_args(client, executor):
+def test_script_list_input_and_entry_point_args(client, shared_executor):
     need("torch")
     client.execute_command("AI.SCRIPTSET", "s", "CPU", "SOURCE", SCRIPT)
     xs = [np.full((2, 3), i, np.float32) for i in range(1, 4)]
@@ -139,7 +151,36 @@ def test_script_list_input_and_entry_point_args(client, executor):
     np.testing.assert_array_equal(get(client, "u"), xs[1] * 10 + 0.5)
 
 
-def test_script_store_rejects_bad_entry_point(client, executor):
+@pytest.mark.parametrize("dtype", sorted(DTYPE_OF.values()))
+def test_script_dtypes_round_trip(client, shared_executor, dtype):
+    need("torch")
+    client.execute_command("AI.SCRIPTSET", "s", "CPU", "SOURCE",
+                           "def ident(x):\n    return x\n\ndef first(x):\n    return x[0]\n")
+    np_dtype = NP_OF[dtype]
+    x = (np.arange(12) % 3 == 0) if dtype == "BOOL" else np.arange(12) % 100
+    x = x.astype(np_dtype).reshape(3, 4)
+    put(client, "x", x)
+    assert ok(client.execute_command("AI.SCRIPTRUN", "s", "ident", "INPUTS", "x", "OUTPUTS", "y"))
+    y = get(client, "y")
+    assert y.dtype == np_dtype
+    np.testing.assert_array_equal(y, x)
+    assert ok(client.execute_command("AI.SCRIPTRUN", "s", "first", "INPUTS", "x", "OUTPUTS", "z"))
+    np.testing.assert_array_equal(get(client, "z"), x[0])
+
+
+def test_script_entry_point_gets_keys(client, shared_executor):
+    need("torch")
+    src = ("def f(tensors: List[Tensor], keys: List[str], args: List[str]):\n"
+           "    return tensors[0] + float(len(keys)) + float(len(args))\n")
+    assert ok(client.execute_command("AI.SCRIPTSTORE", "{t}s", "CPU", "ENTRY_POINTS", 1, "f",
+                                     "SOURCE", src))
+    put(client, "{t}x", np.zeros((2,), np.float32))
+    assert ok(client.execute_command("AI.SCRIPTEXECUTE", "{t}s", "f", "KEYS", 2, "{t}a", "{t}b",
+                                     "INPUTS", 1, "{t}x", "ARGS", 1, "z", "OUTPUTS", 1, "{t}y"))
+    np.testing.assert_array_equal(get(client, "{t}y"), np.full((2,), 3, np.float32))
+
+
+def test_script_store_rejects_bad_entry_point(client, shared_executor):
     need("torch")
     with pytest.raises(redis.ResponseError, match="Wrong number of inputs in function double"):
         client.execute_command("AI.SCRIPTSTORE", "bad", "CPU", "ENTRY_POINTS", 1, "double",
@@ -148,7 +189,7 @@ def test_script_store_rejects_bad_entry_point(client, executor):
         client.execute_command("AI.SCRIPTSET", "bad2", "CPU", "SOURCE", "def f(x):\n  return x +* 1\n")
 
 
-def test_backend_error_keeps_executor_alive(client, executor):
+def test_backend_error_keeps_executor_alive(client, shared_executor):
     need("torch")
     client.execute_command("AI.SCRIPTSET", "s", "CPU", "SOURCE", SCRIPT)
     put(client, "a", np.ones((2, 2), np.float32))
@@ -156,22 +197,22 @@ def test_backend_error_keeps_executor_alive(client, executor):
     with pytest.raises(redis.ResponseError) as err:
         client.execute_command("AI.SCRIPTRUN", "s", "add", "INPUTS", "a", "b", "OUTPUTS", "c")
     assert "size of tensor" in str(err.value) or "must match" in str(err.value)
-    assert executor.proc.poll() is None
+    assert shared_executor.proc.poll() is None
     client.execute_command("AI.SCRIPTRUN", "s", "double", "INPUTS", "a", "OUTPUTS", "d")
     np.testing.assert_array_equal(get(client, "d"), np.full((2, 2), 2, np.float32))
 
 
-def test_garbage_model_blob_rejected_at_store(client, executor):
+def test_garbage_model_blob_rejected_at_store(client, shared_executor):
     need("torch")
     with pytest.raises(redis.ResponseError):
         client.execute_command("AI.MODELSTORE", "junk", "TORCH", "CPU", "BLOB",
                                b"\x00\x01garbage" * 10)
     assert client.exists("junk") == 0
-    assert executor.proc.poll() is None
+    assert shared_executor.proc.poll() is None
 
 
 # ------------------------------------------------------------------------------ onnx
-def test_onnx_model(client, executor):
+def test_onnx_model(client, shared_executor):
     need("onnxruntime")
     onnx = need("onnx")
     assert ok(client.execute_command("AI.MODELSTORE", "o", "ONNX", "CPU", "BLOB",
@@ -256,6 +297,32 @@ def test_batching_respects_batchsize_and_splits(server, executor):
     for i, k in enumerate(sizes):
         assert out[i].shape == (k, 2)
         np.testing.assert_array_equal(out[i], np.full((k, 2), i * 2 + 1, np.float32))
+
+
+def test_max_batch_wait_batches_without_minbatchsize(server, make_executor):
+    torch = need("torch")
+    ex = make_executor(server, extra=["--max-batch-wait-ms", "5000"]).start()
+    c = server.client()
+    n = 3
+    c.execute_command("AI.MODELSTORE", "bm", "TORCH", "CPU", "BATCHSIZE", n,
+                      "BLOB", torch_model_bytes(torch))
+    for i in range(n):
+        put(c, f"in{i}", np.full((1, 2), i, np.float32))
+    before = ex.stats().get("backend_calls", 0)
+    threads = [threading.Thread(target=lambda i=i: server.client().execute_command(
+        "AI.MODELEXECUTE", "bm", "INPUTS", 1, f"in{i}", "OUTPUTS", 1, f"o{i}")) for i in range(n)]
+    t0 = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert time.monotonic() - t0 < 4  # the batch filled up: no waiting for the 5 s limit
+    for i in range(n):
+        np.testing.assert_array_equal(get(c, f"o{i}"), np.full((1, 2), 2 * i + 1, np.float32))
+    deadline = time.monotonic() + 5
+    while ex.stats().get("jobs", 0) < n and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert ex.stats()["backend_calls"] - before == 1
 
 
 # ------------------------------------------------------------------------ failures

@@ -254,3 +254,40 @@ def test_onnx_model():
         m.run([a], 2)
     with pytest.raises(backends.BackendError):
         backends.load_model("ONNX", "CPU", b"garbage")
+
+
+def test_connection_pipelined_big_writes():
+    """Many large buffers (more than one sendmsg's worth) arrive intact and in order."""
+    import socket
+    import threading
+
+    a, b = socket.socketpair()
+    conn = protocol.Connection(socket_path="unused")
+    conn._sock = a
+    blobs = [np.full(20000 + i, i % 251, np.uint8) for i in range(700)]
+    expect = []
+    for i, blob in enumerate(blobs):
+        conn.queue("AI._EXEC.DONE", i, 1, "UINT8", b"%d" % blob.size, memoryview(blob), tag=i)
+        chunks = []
+        protocol.pack_command(["AI._EXEC.DONE", i, 1, "UINT8", b"%d" % blob.size,
+                               blob.tobytes()], chunks)
+        expect.append(b"".join(bytes(c) for c in chunks))
+    want = b"".join(expect)
+    got = bytearray()
+
+    def reader():
+        while len(got) < len(want):
+            got.extend(b.recv(1 << 20))
+
+    t = threading.Thread(target=reader)
+    t.start()
+    conn.flush()
+    t.join(30)
+    assert bytes(got) == want
+    # replies are matched to the queued tags in order
+    b.sendall(b"+OK\r\n" * 699 + b"-ERR unknown job 699\r\n")
+    replies = conn.drain()
+    assert [tag for tag, _ in replies] == list(range(700))
+    assert isinstance(replies[-1][1], protocol.ReplyError)
+    a.close()
+    b.close()

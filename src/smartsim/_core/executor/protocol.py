@@ -30,6 +30,8 @@ ReplyError = hiredis.ReplyError
 _JOIN_BELOW = 16 * 1024
 # Bytes read from the socket per system call (one preallocated buffer).
 _RECV_SIZE = 1 << 20
+# Buffers per sendmsg call (Linux IOV_MAX is 1024).
+_IOV_MAX = 512
 
 
 class ConnectionLost(ConnectionError):
@@ -173,10 +175,12 @@ class Connection:
                 self._sock.sendall(out[0])
             else:
                 # sendmsg writes the pieces in one system call when they fit.
-                total = sum(len(b) if not isinstance(b, memoryview) else b.nbytes for b in out)
-                sent = self._sock.sendmsg(out)
-                if sent < total:
-                    self._send_rest(out, sent)
+                for i in range(0, len(out), _IOV_MAX):
+                    part = out[i:i + _IOV_MAX]
+                    total = sum(b.nbytes if type(b) is memoryview else len(b) for b in part)
+                    sent = self._sock.sendmsg(part)
+                    if sent < total:
+                        self._send_rest(part, sent)
         except OSError as exc:
             self.close()
             raise ConnectionLost(f"lost connection to redis at {self.address}: {exc}") from exc
