@@ -43,6 +43,8 @@ log = logging.getLogger("smartsim.executor")
 
 _PULL = "PULL"
 _IDLE_BLOCK_MS = 1000
+# Input bytes one PULL should bring at most (estimated from the jobs seen last).
+PULL_BYTES_LIMIT = 256 << 20
 _ZIP_MAGIC = b"PK\x03\x04"
 PR_SET_PDEATHSIG = 1
 
@@ -163,6 +165,7 @@ class Executor:
         self.device = "CPU" if kind == "CPU" else f"GPU:{index}"
         self.conn = conn
         self.max_jobs = max(1, int(max_jobs))
+        self._pull_n = self.max_jobs
         self.batcher = Batcher(max_batch_wait_ms)
         self.cache = ModelCache()
         self.parent = parent or ParentWatch(enabled=False)
@@ -240,7 +243,7 @@ class Executor:
             n += 1
             if not self.parent.alive():
                 raise SystemExit(0)
-            conn.queue("AI._EXEC.PULL", self.max_jobs, self._block_ms(), tag=_PULL)
+            conn.queue("AI._EXEC.PULL", self._pull_n, self._block_ms(), tag=_PULL)
             conn.flush()
             while True:
                 tag = conn.pending[0]
@@ -266,6 +269,8 @@ class Executor:
                     continue
                 job.pulled_at = now
                 jobs.append(job)
+            if jobs:
+                self._adapt_pull_size(jobs)
             units = plan(jobs, self.batcher, now)
             last = len(units) - 1
             for i, unit in enumerate(units):
@@ -273,6 +278,12 @@ class Executor:
                 if i < last:
                     conn.flush()
             self.stats.flush()
+
+    def _adapt_pull_size(self, jobs: List[Job]) -> None:
+        """Take fewer jobs per PULL while they carry big tensors (bounded memory)."""
+        nbytes = sum(len(t[2]) for j in jobs for t in j.inputs)
+        per_job = max(1, nbytes // len(jobs))
+        self._pull_n = max(1, min(self.max_jobs, PULL_BYTES_LIMIT // per_job))
 
     def _pull_refused(self, reply: ReplyError) -> None:
         text = str(reply)
@@ -289,8 +300,11 @@ class Executor:
         what, job_id = tag
         if what == "DONE":
             log.debug("DONE for job %s refused: %s", job_id, reply)
-            # Unknown (timed out) jobs refuse the ERR too; anything else unblocks the client.
-            self.conn.queue("AI._EXEC.ERR", job_id, clean_message(reply), tag=("ERR", job_id))
+            # An unknown job timed out (or the module already failed it); for anything else
+            # make sure the waiting client gets an answer.
+            if "unknown job" not in str(reply).lower():
+                self.conn.queue("AI._EXEC.ERR", job_id, clean_message(reply),
+                                tag=("ERR", job_id))
         else:
             log.debug("ERR for job %s refused: %s", job_id, reply)
 
