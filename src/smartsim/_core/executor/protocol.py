@@ -153,6 +153,7 @@ class Connection:
                 pass
         self._out = []
         self.pending.clear()
+        self.deferred = []
 
     @property
     def connected(self) -> bool:
