@@ -122,7 +122,8 @@ class RedisServer:
             return ""
 
     def client(self, **kw) -> redis.Redis:
-        return redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=30, **kw)
+        kw.setdefault("socket_timeout", 30)
+        return redis.Redis(host="127.0.0.1", port=self.port, **kw)
 
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
