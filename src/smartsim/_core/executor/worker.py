@@ -27,7 +27,6 @@ import math
 import os
 import signal
 import sys
-import threading
 import time
 from typing import Any, Dict, List, Optional, Sequence
 
@@ -43,6 +42,8 @@ log = logging.getLogger("smartsim.executor")
 
 _PULL = "PULL"
 _IDLE_BLOCK_MS = 1000
+# A PULL that brings nothing for this long counts as idle (time to import a runtime).
+_PREWARM_IDLE_S = 0.05
 # Input bytes one PULL should bring at most (estimated from the jobs seen last).
 PULL_BYTES_LIMIT = 256 << 20
 _ZIP_MAGIC = b"PK\x03\x04"
@@ -109,7 +110,7 @@ class Stats:
               "errors", "loads", "fetches", "connects")
 
     # A file write per job would cost more than the job: write at most this often.
-    MIN_INTERVAL_S = 0.02
+    MIN_INTERVAL_S = 0.05
 
     def __init__(self, path: Optional[str] = None):
         self.path = path
@@ -160,6 +161,7 @@ class Executor:
         parent: Optional[ParentWatch] = None,
         stats_path: Optional[str] = None,
         backends: Optional[Sequence[str]] = None,
+        prewarm: bool = True,
     ):
         kind, index = _backends.parse_device(device)
         self.device = "CPU" if kind == "CPU" else f"GPU:{index}"
@@ -171,7 +173,9 @@ class Executor:
         self.parent = parent or ParentWatch(enabled=False)
         self.stats = Stats(stats_path)
         self.backends = list(_backends.available_backends() if backends is None else backends)
-        self._prewarmed = False
+        # Runtimes to import while idle (an import takes seconds and holds the GIL, so it
+        # is done between jobs, never beside them); a job needing one imports it at once.
+        self._to_prewarm = list(self.backends) if prewarm else []
 
     # ------------------------------------------------------------------ lifecycle
     def serve_forever(self) -> int:
@@ -219,16 +223,15 @@ class Executor:
         self.stats.flush(force=True)
         log.info("registered at %s for %s (backends: %s)", self.conn.address, self.device,
                  ",".join(self.backends) or "none")
-        if not self._prewarmed:
-            self._prewarmed = True
-            threading.Thread(target=_backends.prewarm, args=(list(self.backends),),
-                             name="prewarm", daemon=True).start()
 
     # ----------------------------------------------------------------------- loop
     def _block_ms(self) -> int:
         deadline = self.batcher.next_deadline()
         if self.stats.pending:  # come back soon to write the counters
             t = time.monotonic() + Stats.MIN_INTERVAL_S
+            deadline = t if deadline is None else min(deadline, t)
+        if self._to_prewarm:  # idle soon: import a runtime
+            t = time.monotonic() + _PREWARM_IDLE_S
             deadline = t if deadline is None else min(deadline, t)
         if deadline is None:
             return _IDLE_BLOCK_MS
@@ -271,6 +274,9 @@ class Executor:
                 jobs.append(job)
             if jobs:
                 self._adapt_pull_size(jobs)
+            elif self._to_prewarm and not len(self.batcher):
+                _backends.prewarm([self._to_prewarm.pop(0)])
+                continue
             units = plan(jobs, self.batcher, now)
             last = len(units) - 1
             for i, unit in enumerate(units):
@@ -474,6 +480,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                    help="exit when this process exits (default: the parent process)")
     p.add_argument("--no-parent-watch", action="store_true",
                    help="keep running when the parent process exits")
+    p.add_argument("--no-prewarm", action="store_true",
+                   help="import ML runtimes on first use only, not while idle")
     p.add_argument("--stats-file", default=None,
                    help="write counters (jobs, backend calls, batches) as JSON here")
     p.add_argument("--log-level", default=os.environ.get("SMARTSIM_EXECUTOR_LOG", "WARNING"))
@@ -506,7 +514,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         executor = Executor(conn, device=args.device, max_jobs=args.max_jobs,
                             max_batch_wait_ms=args.max_batch_wait_ms, parent=parent,
-                            stats_path=args.stats_file)
+                            stats_path=args.stats_file, prewarm=not args.no_prewarm)
     except BackendError as exc:
         print(f"executor: {exc}", file=sys.stderr)
         return 2
