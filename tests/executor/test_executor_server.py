@@ -407,6 +407,20 @@ def test_missing_backend_package_error(server, make_executor):
     assert ex.proc.poll() is None
 
 
+def test_tf_without_tensorflow_is_a_clear_error(client, shared_executor):
+    from smartsim._core.executor.backends import package_available
+
+    if package_available("tensorflow"):
+        pytest.skip("tensorflow is installed here")
+    assert ok(client.execute_command("AI.MODELSTORE", "tf", "TF", "CPU", "INPUTS", 1, "a",
+                                     "OUTPUTS", 1, "b", "BLOB", b"graph"))
+    put(client, "x", np.ones((1, 3), np.float32))
+    with pytest.raises(redis.ResponseError) as err:
+        client.execute_command("AI.MODELEXECUTE", "tf", "INPUTS", 1, "x", "OUTPUTS", 1, "y")
+    assert str(err.value) == ("backend TF unavailable: python package 'tensorflow' "
+                              "is not installed")
+
+
 def test_gpu_device_without_cuda_is_a_clear_error(server, make_executor):
     torch = need("torch")
     if torch.cuda.is_available():
@@ -445,6 +459,20 @@ def test_reconnects_after_server_restart(make_server, make_executor):
     put(c, "x", np.ones((1, 3), np.float32))
     assert ok(c.execute_command("AI.MODELEXECUTE", "m", "INPUTS", 1, "x", "OUTPUTS", 1, "y"))
     np.testing.assert_array_equal(get(c, "y"), np.full((1, 3), 3, np.float32))
+
+
+def test_executor_started_before_the_server(make_server, make_executor):
+    torch = need("torch")
+    srv = make_server(start=False)
+    ex = make_executor(srv).start(wait=False)
+    time.sleep(0.5)  # it retries with backoff meanwhile
+    assert ex.proc.poll() is None
+    srv.start()
+    ex.wait_registered()
+    c = srv.client()
+    c.execute_command("AI.MODELSTORE", "m", "TORCH", "CPU", "BLOB", torch_model_bytes(torch))
+    put(c, "x", np.ones((1, 3), np.float32))
+    assert ok(c.execute_command("AI.MODELEXECUTE", "m", "INPUTS", 1, "x", "OUTPUTS", 1, "y"))
 
 
 def test_tcp_and_password(make_server, make_executor):

@@ -291,3 +291,24 @@ def test_connection_pipelined_big_writes():
     assert isinstance(replies[-1][1], protocol.ReplyError)
     a.close()
     b.close()
+
+
+def test_package_imports_without_ml_runtimes():
+    import subprocess
+    import sys
+
+    code = ("import sys\n"
+            "for m in ('torch', 'onnxruntime', 'onnx', 'tensorflow'): sys.modules[m] = None\n"
+            "import smartsim._core.executor.worker as w\n"
+            "from smartsim._core.executor import backends\n"
+            "assert backends.available_backends() == [], backends.available_backends()\n"
+            "try:\n"
+            "    backends.load_model('TORCH', 'CPU', b'x')\n"
+            "except backends.BackendUnavailable as e:\n"
+            "    print(e)\n")
+    src = str(__import__("pathlib").Path(__file__).resolve().parents[2] / "src")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env={**__import__("os").environ, "PYTHONPATH": src})
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == ("backend TORCH unavailable: python package 'torch' "
+                                  "is not installed")
