@@ -35,7 +35,7 @@ class Experiment:
     """A driver script's handle: creates entities, generates their directories, runs them."""
 
     def __init__(self, name: str, exp_path: t.Optional[t.Union[str, os.PathLike]] = None,
-                 launcher: str = "local") -> None:
+                 launcher: str = "local", max_concurrent: t.Optional[int] = None) -> None:
         if not isinstance(name, str) or not name:
             raise TypeError(f"Experiment name must be a non-empty str, got {name!r}")
         self.name = name
@@ -51,6 +51,11 @@ class Experiment:
         self.exp_path = path
         launcher = launcher.lower()
         self._launcher = detect_launcher() if launcher == "auto" else launcher
+        from ._core.control.controller import resolve_max_concurrent  # pylint: disable=import-outside-toplevel
+
+        self._max_concurrent = resolve_max_concurrent(max_concurrent)
+        self._control_: t.Any = None
+        self._registered: t.Set[str] = set()
 
     # -- factories ---------------------------------------------------------------------
     def create_run_settings(self, exe: str, exe_args: t.Optional[t.List[str]] = None,
@@ -78,6 +83,7 @@ class Experiment:
         model = Model(name, params or {}, run_settings, path=path, batch_settings=batch_settings)
         if enable_key_prefixing:
             model.enable_key_prefixing()
+        self._register(model)
         return model
 
     def create_ensemble(self, name: str, params: t.Optional[t.Dict[str, t.Any]] = None,
@@ -91,8 +97,10 @@ class Experiment:
         """
         if path is None:
             path = os.path.join(self.exp_path, name)
-        return Ensemble(name, params or {}, path=path, batch_settings=batch_settings,
-                        run_settings=run_settings, perm_strat=perm_strategy, replicas=replicas, **kwargs)
+        ensemble = Ensemble(name, params or {}, path=path, batch_settings=batch_settings,
+                            run_settings=run_settings, perm_strat=perm_strategy, replicas=replicas, **kwargs)
+        self._register(ensemble)
+        return ensemble
 
     # -- generation ---------------------------------------------------------------------
     def generate(self, *args: t.Any, tag: t.Optional[str] = None, overwrite: bool = False,
@@ -103,6 +111,141 @@ class Experiment:
         if tag is not None:
             generator.set_tag(tag)
         generator.generate_experiment(*args)
+        self._register(*args)
+
+    # -- control --------------------------------------------------------------------------
+    @property
+    def _control(self) -> t.Any:
+        """The controller (created on first use, so an experiment that only generates
+        never starts the launcher)."""
+        if self._control_ is None:
+            from ._core.control.controller import Controller  # pylint: disable=import-outside-toplevel
+
+            self._control_ = Controller(self.name, self.exp_path, self._launcher, self._max_concurrent)
+            self._control_.register(*[_Named(n) for n in self._registered])
+        return self._control_
+
+    def _register(self, *entities: t.Any) -> None:
+        for entity in entities:
+            if isinstance(entity, (list, tuple)):
+                self._register(*entity)
+            elif hasattr(entity, "name"):
+                self._registered.add(entity.name)
+                if self._control_ is not None:
+                    self._control_.register(entity)
+
+    @property
+    def launcher(self) -> str:
+        return self._launcher
+
+    @property
+    def max_concurrent(self) -> int:
+        """At most this many ensemble members of this experiment run at once (default: the
+        number of cores). Setting it takes effect as running members end."""
+        return self._max_concurrent
+
+    @max_concurrent.setter
+    def max_concurrent(self, value: t.Optional[int]) -> None:
+        from ._core.control.controller import resolve_max_concurrent  # pylint: disable=import-outside-toplevel
+
+        self._max_concurrent = resolve_max_concurrent(value)
+        if self._control_ is not None:
+            self._control_.set_max_concurrent(self._max_concurrent)
+
+    def start(self, *args: t.Any, block: bool = True, summary: bool = False,
+              kill_on_interrupt: bool = True, max_concurrent: t.Optional[int] = None,
+              only_failed: bool = False, progress: t.Optional[bool] = None) -> None:
+        """Launch models and ensembles (lists of them are accepted too).
+
+        Each runs in its own directory (created if missing) with stdout/stderr in
+        ``<path>/<name>.out``/``.err`` and ``RunSettings.env_vars`` over the driver's
+        environment. Every executable is checked before anything is launched.
+
+        :param block: wait until every job of this experiment has ended (returns the moment
+            the last one does); a blocking start shows a progress bar on a terminal
+        :param summary: log a launch summary first
+        :param kill_on_interrupt: on Ctrl-C, end every job of this experiment (whole process
+            groups) before ``KeyboardInterrupt`` propagates
+        :param max_concurrent: run at most this many of this call's entities at once (models
+            included); default: ensemble members share the experiment's ``max_concurrent``
+            and standalone models start at once
+        :param only_failed: relaunch only members whose last run failed, was cancelled or
+            never started (also according to the manifest a previous driver left in
+            ``exp_path``); completed members and their outputs are left alone, running ones
+            are skipped
+        :param progress: show the progress bar (default: only on a terminal, unless
+            ``SMARTSIM_PROGRESS=0``)
+        :raises EntityRunningError: an entity is still queued or running
+        :raises ExecutableNotFoundError, NotExecutableError: naming the entity
+        """
+        if summary:
+            self._launch_summary(args)
+        self._control.start(*args, block=block, kill_on_interrupt=kill_on_interrupt,
+                            max_concurrent=max_concurrent, only_failed=only_failed, progress=progress)
+
+    def stop(self, *args: t.Any) -> None:
+        """End the given entities: queued members are cancelled, running ones get ``SIGTERM``
+        to their whole process group and ``SIGKILL`` after a grace period. Their status
+        becomes ``Cancelled``. Raises ``EntityNotLaunchedError`` for an entity never started."""
+        self._control.stop(*args)
+
+    def poll(self, interval: int = 10, verbose: bool = True, kill_on_interrupt: bool = True) -> None:
+        """Wait until every non-database job has ended (returns the moment the last does),
+        logging the live jobs every ``interval`` seconds when ``verbose``."""
+        self._control.poll(interval, verbose, kill_on_interrupt=kill_on_interrupt)
+
+    def finished(self, entity: t.Any) -> bool:
+        """True when the entity (every member of an ensemble) has ended; ``ValueError``
+        (``EntityNotLaunchedError``) if it was never launched."""
+        return self._control.finished(entity)
+
+    def get_status(self, *args: t.Any) -> t.List[t.Any]:
+        """``SmartSimStatus`` of each entity (an ensemble expands to its members);
+        ``NeverStarted`` for entities of this experiment that never ran;
+        ``UnknownEntityError`` for entities it never saw."""
+        return self._control.get_status(*args)
+
+    def summary(self, style: str = "github") -> str:
+        """A table of every run: Name, Entity-Type, JobID, RunID, Time, Status, Returncode
+        (``style`` is a tabulate table format)."""
+        return self._control.summary(style=style)
+
+    def summary_data(self) -> t.List[t.Dict[str, t.Any]]:
+        """The rows of ``summary`` as dicts with raw values."""
+        return self._control.summary_rows()
+
+    def launch_manifest(self) -> t.Dict[str, t.Any]:
+        """The launch manifest of ``exp_path`` (folded from its journal, so it includes
+        earlier drivers' runs; see ``smartsim._core.control.manifest``)."""
+        from ._core.control.manifest import load_manifest  # pylint: disable=import-outside-toplevel
+
+        if self._control_ is not None:
+            self._control_._manifest.sync()
+        return load_manifest(self.exp_path)
+
+    def _launch_summary(self, args: t.Sequence[t.Any]) -> None:
+        models = ensembles = members = 0
+        for entity in self._control._flatten(args):
+            if isinstance(entity, Ensemble):
+                ensembles += 1
+                members += len(entity)
+            else:
+                models += 1
+        text = "\n\n=== Launch Summary ===\n"
+        text += f"Experiment: {self.name}\nExperiment Path: {self.exp_path}\nLauncher: {self._launcher}\n"
+        if models:
+            text += f"Models: {models}\n"
+        if ensembles:
+            text += f"Ensembles: {ensembles} ({members} members, at most {self._max_concurrent} at once)\n"
+        text += "Database Status: inactive\n"
+        logger.info(text)
 
     def __str__(self) -> str:
         return self.name
+
+
+class _Named:
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name

@@ -1,6 +1,8 @@
 from .errors import (
     AllocationError,
     EntityExistsError,
+    EntityNotLaunchedError,
+    EntityRunningError,
     EntityTypeError,
     ExecutableNotFoundError,
     GenerationError,
@@ -22,6 +24,7 @@ from .errors import (
     SSReservedKeywordError,
     SSUnsupportedError,
     StrategyError,
+    UnknownEntityError,
     UnsupportedValueError,
     UserStrategyError,
 )

@@ -121,3 +121,16 @@ class NotExecutableError(SSConfigError, TypeError):
 
 class UnsupportedValueError(SSUnsupportedError, ValueError):
     """An option value is not one of the supported choices"""
+
+
+# Launch and control (local launcher, job manager)
+class UnknownEntityError(SmartSimError, ValueError):
+    """An entity was passed to an experiment that neither created, generated nor launched it"""
+
+
+class EntityNotLaunchedError(SmartSimError, ValueError):
+    """An operation needs an entity that was launched, and it never was"""
+
+
+class EntityRunningError(SmartSimError, RuntimeError):
+    """An entity was started again while its previous run is still queued or running"""

@@ -1,0 +1,642 @@
+"""The controller behind ``Experiment.start/stop/poll/finished/get_status/summary``.
+
+It turns entities into launch tasks (validating everything first, so bad input never
+leaves a half-launched ensemble), hands them to the process-wide local launcher, keeps
+each entity's run history (``name -> [Task, ...]``, the last one current), and records
+every launch and ending in the experiment's manifest.
+
+Concurrency: ensemble members go through a pool capped at ``max_concurrent`` (the
+experiment's, default ``os.cpu_count()``, shared by all its starts), or through a private
+pool when ``start(max_concurrent=k)`` is given (then every entity of that call, standalone
+models included, is capped at ``k``). Standalone models started without an explicit cap
+are never queued, so a SmartSim script that starts coupled models one by one with
+``block=False`` keeps running them side by side.
+"""
+from __future__ import annotations
+
+import os
+import threading
+import time
+import typing as t
+
+from ...entity.ensemble import Ensemble, EnsembleMember
+from ...entity.entity import SmartSimEntity
+from ...entity.model import Model, param_args
+from ...error import (EntityExistsError, EntityNotLaunchedError, EntityRunningError,
+                      ExecutableNotFoundError, NotExecutableError, SmartSimError, SSUnsupportedError,
+                      UnknownEntityError)
+from ...log import get_logger
+from ...status import SmartSimStatus
+from ..launcher.local import (DEFAULT_STOP_GRACE, TOKEN_VAR, LocalLauncher, Pool, Task, add_exit_hook,
+                              encode_env, get_launcher, install_sigint_handler)
+from .manifest import ManifestWriter
+from .progress import ProgressBar, progress_wanted
+
+if t.TYPE_CHECKING:
+    from ...settings.base import RunSettings
+
+logger = get_logger(__name__)
+
+_NEVER = SmartSimStatus.STATUS_NEVER_STARTED
+_COMPLETED = SmartSimStatus.STATUS_COMPLETED
+_FAILED = SmartSimStatus.STATUS_FAILED
+_CANCELLED = SmartSimStatus.STATUS_CANCELLED
+_QUEUED = SmartSimStatus.STATUS_QUEUED
+_RUNNING = SmartSimStatus.STATUS_RUNNING
+_TERMINAL = frozenset((_COMPLETED, _FAILED, _CANCELLED))
+
+SUMMARY_HEADERS = ["Name", "Entity-Type", "JobID", "RunID", "Time", "Status", "Returncode"]
+_EXIT_STATUS = SmartSimStatus  # re-exported for type hints
+
+EnvHook = t.Callable[[SmartSimEntity], t.Mapping[str, str]]
+
+
+def resolve_max_concurrent(value: t.Any, what: str = "max_concurrent") -> int:
+    """``None`` -> ``os.cpu_count()``; otherwise a positive int."""
+    if value is None:
+        return max(1, os.cpu_count() or 1)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{what} must be a positive int or None, got {value!r}")
+    if value < 1:
+        raise ValueError(f"{what} must be at least 1, got {value}")
+    return value
+
+
+def _names(items: t.Sequence[str], limit: int = 5) -> str:
+    shown = ", ".join(items[:limit])
+    return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")
+
+
+class _Batch:
+    """The tasks of one ``start`` call: counters for the progress bar, callbacks from the
+    launcher (run in its thread, under its lock)."""
+
+    __slots__ = ("ctrl", "total", "running", "done", "failed", "cancelled", "tasks")
+
+    def __init__(self, ctrl: "Controller", tasks: t.List[Task]) -> None:
+        self.ctrl = ctrl
+        self.tasks = tasks
+        self.total = len(tasks)
+        self.running = 0
+        self.done = 0
+        self.failed = 0
+        self.cancelled = 0
+
+    @property
+    def kill_on_interrupt(self) -> bool:
+        return self.ctrl.kill_on_interrupt
+
+    def _on_launch(self, task: Task) -> None:
+        self.running += 1
+        self.ctrl._record_launch(task)
+
+    def _on_end(self, task: Task) -> None:
+        if task.t_launch is not None and task.pid is not None:
+            self.running -= 1
+        self.done += 1
+        if task.status is _FAILED:
+            self.failed += 1
+        elif task.status is _CANCELLED:
+            self.cancelled += 1
+        self.ctrl._record_end(task)
+
+    def _flush(self) -> None:
+        self.ctrl._manifest.flush()
+
+
+class Controller:
+    """Launch, monitor and stop the entities of one ``Experiment``."""
+
+    def __init__(self, exp_name: str, exp_path: str, launcher: str = "local",
+                 max_concurrent: t.Optional[int] = None) -> None:
+        self.exp_name = exp_name
+        self.exp_path = exp_path
+        self.launcher_name = launcher
+        self.max_concurrent = resolve_max_concurrent(max_concurrent)
+        self.kill_on_interrupt = True
+        self.stop_grace = DEFAULT_STOP_GRACE
+        self.env_hooks: t.List[EnvHook] = []
+        self._runs: t.Dict[str, t.List[Task]] = {}
+        self._known: t.Set[str] = set()
+        self._pool = Pool(self.max_concurrent)
+        self._engine_: t.Optional[LocalLauncher] = None
+        self._live = 0  # queued or running non-database tasks (under the engine lock)
+        self._idle = threading.Event()
+        self._idle.set()
+        session = f"{os.getpid()}-{time.time_ns()}"
+        self._manifest = ManifestWriter(exp_name, exp_path, launcher, session)
+        self._exit_hook_added = False
+
+    # -- bookkeeping ------------------------------------------------------------------
+    @property
+    def _engine(self) -> LocalLauncher:
+        engine = self._engine_
+        if engine is None or engine._pid != os.getpid():
+            engine = self._engine_ = get_launcher()
+        return engine
+
+    def set_max_concurrent(self, value: t.Optional[int]) -> None:
+        self.max_concurrent = resolve_max_concurrent(value)
+        self._pool.cap = self.max_concurrent  # takes effect as slots free up
+
+    def register(self, *entities: t.Any) -> None:
+        """Remember entities made or generated by the experiment (``get_status`` of one that
+        never ran is ``NeverStarted``; of an entity the experiment never saw, an error)."""
+        for entity in entities:
+            if isinstance(entity, (list, tuple)):
+                self.register(*entity)
+            elif isinstance(entity, SmartSimEntity) or hasattr(entity, "name"):
+                self._known.add(entity.name)
+
+    def _record_launch(self, task: Task) -> None:
+        self._manifest.event({
+            "event": "launch", "time": task.t_launch, "name": task.name, "type": task.etype,
+            "ensemble": task.ensemble, "run_id": task.run_id, "job_id": task.pid, "path": task.cwd,
+            "command": task.argv, "env_vars": task.env_names, "out": task.out, "err": task.err})
+
+    def _record_end(self, task: Task) -> None:
+        ev: t.Dict[str, t.Any] = {
+            "event": "end", "time": task.t_end, "name": task.name, "run_id": task.run_id,
+            "job_id": task.pid, "status": task.status.value, "returncode": task.returncode,
+            "elapsed": round(task.elapsed, 6)}
+        if task.t_launch is None or task.pid is None:
+            ev.update(type=task.etype, ensemble=task.ensemble, path=task.cwd, command=task.argv)
+        if task.error:
+            ev["error"] = task.error
+        self._manifest.event(ev)
+        if not task.is_db:
+            self._live -= 1
+            if self._live <= 0:
+                self._live = 0
+                self._idle.set()
+
+    def _ensure_exit_hook(self) -> None:
+        if not self._exit_hook_added:
+            self._exit_hook_added = True
+            add_exit_hook(self._manifest.close)
+
+    # -- entity resolution ------------------------------------------------------------
+    @staticmethod
+    def _flatten(args: t.Sequence[t.Any]) -> t.List[SmartSimEntity]:
+        out: t.List[SmartSimEntity] = []
+        for arg in args:
+            if isinstance(arg, (list, tuple)):
+                out.extend(Controller._flatten(arg))
+            elif isinstance(arg, (Model, Ensemble)):
+                out.append(arg)
+            elif isinstance(arg, SmartSimEntity) or hasattr(arg, "entities"):
+                raise SSUnsupportedError(
+                    f"{type(arg).__name__} {getattr(arg, 'name', arg)!r} cannot be launched by the "
+                    "local launcher yet")
+            else:
+                raise TypeError(f"Argument was of type {type(arg).__name__}, not a Model or Ensemble: "
+                                f"{arg!r}")
+        return out
+
+    def _is_known(self, entity: SmartSimEntity) -> bool:
+        if entity.name in self._known or entity.name in self._runs:
+            return True
+        if isinstance(entity, EnsembleMember):
+            return entity._owner.name in self._known
+        return False
+
+    def _check_known(self, entity: SmartSimEntity) -> None:
+        if not self._is_known(entity):
+            raise UnknownEntityError(
+                f"{entity.type} {entity.name!r} is not part of experiment {self.exp_name!r}: it was "
+                "neither created, generated nor launched by it")
+
+    # -- launching --------------------------------------------------------------------
+    def start(self, *args: t.Any, block: bool = True, kill_on_interrupt: bool = True,
+              max_concurrent: t.Optional[int] = None, only_failed: bool = False,
+              progress: t.Optional[bool] = None) -> None:
+        if self.launcher_name != "local":
+            raise SSUnsupportedError(
+                f"Launching with the {self.launcher_name!r} launcher is not implemented yet; use "
+                "launcher='local'")
+        entities = self._flatten(args)
+        if not entities:
+            return
+        seen: t.Set[str] = set()
+        for entity in entities:
+            if entity.name in seen:
+                raise EntityExistsError(f"{entity.type} {entity.name!r} was passed to start twice")
+            seen.add(entity.name)
+        cap_pool = Pool(resolve_max_concurrent(max_concurrent)) if max_concurrent is not None else None
+        previous = self._manifest.previous_outcomes() if only_failed else {}
+        env_base = _EnvBase(self._engine.token)
+        tasks: t.List[Task] = []
+        skipped = 0
+        checked: t.Set[str] = set()
+        for entity in entities:
+            if isinstance(entity, Ensemble):
+                made, skip = self._ensemble_tasks(entity, env_base, cap_pool or self._pool, only_failed,
+                                                  previous, checked)
+            else:
+                made, skip = self._model_tasks(entity, env_base, cap_pool, only_failed, previous, checked)
+            tasks.extend(made)
+            skipped += skip
+        # everything is valid: from here on nothing raises before the launch
+        names = [e.name for e in entities]
+        self._known.update(names)
+        self.kill_on_interrupt = kill_on_interrupt
+        self._ensure_exit_hook()
+        install_sigint_handler()
+        self._manifest.event({
+            "event": "start", "time": time.time(), "entities": names, "members": len(tasks),
+            "skipped": skipped, "only_failed": bool(only_failed), "block": bool(block),
+            "max_concurrent": cap_pool.cap if cap_pool is not None else self.max_concurrent},
+            flush=True)
+        if only_failed and skipped:
+            logger.info(f"only_failed: relaunching {len(tasks)} members, keeping {skipped} that "
+                        "completed or are still running")
+        batch = _Batch(self, tasks)
+        if tasks:
+            engine = self._engine
+            with engine.cond:
+                for task in tasks:
+                    task.owner = batch
+                    self._runs.setdefault(task.name, []).append(task)
+                self._live += sum(1 for task in tasks if not task.is_db)
+                if self._live:
+                    self._idle.clear()
+            engine.submit(tasks)
+        if block:
+            self._block(batch, kill_on_interrupt, progress)
+
+    def _model_tasks(self, model: Model, env_base: "_EnvBase", pool: t.Optional[Pool],
+                     only_failed: bool, previous: t.Dict[str, t.Dict[str, t.Any]],
+                     checked: t.Set[str]) -> t.Tuple[t.List[Task], int]:
+        if getattr(model, "batch_settings", None):
+            raise SSUnsupportedError(f"Model {model.name!r} has batch settings: the local launcher "
+                                     "does not support batch workloads")
+        rs = model.run_settings
+        if rs is None:
+            raise SmartSimError(f"Model {model.name!r} has no run settings to launch it with")
+        if self._skip(model.name, only_failed, previous):
+            return [], 1
+        head, tail = self._argv_parts(rs, model.name)
+        self._check_exe(head, rs, "Model", model.name, checked)
+        argv = head + tail
+        path = os.fspath(model.path)
+        self._make_dir(path, "Model", model.name)
+        env = self._env(rs, env_base, model)
+        task = self._new_task(model.name, argv, path, env, None)
+        task.env_names = list(rs.env_vars) or None
+        task.pool = pool
+        return [task], 0
+
+    def _ensemble_tasks(self, ens: Ensemble, env_base: "_EnvBase", pool: Pool, only_failed: bool,
+                        previous: t.Dict[str, t.Dict[str, t.Any]],
+                        checked: t.Set[str]) -> t.Tuple[t.List[Task], int]:
+        if ens.batch:
+            raise SSUnsupportedError(f"Ensemble {ens.name!r} has batch settings: the local launcher "
+                                     "does not support batch workloads")
+        if not len(ens):
+            raise SmartSimError(f"Ensemble {ens.name!r} has no members to launch")
+        tasks: t.List[Task] = []
+        skipped = 0
+        live = [n for n in self._live_names(ens)] if not only_failed else []
+        if live:
+            raise EntityRunningError(
+                f"Ensemble {ens.name!r} is already running: members {_names(live)} are still "
+                "queued or running (stop them, wait for them, or use only_failed=True)")
+        n = ens._n_expanded
+        prefix = ens._member_prefix
+        shared_rs = ens._member_rs
+        shared: t.Optional[t.Tuple[t.List[str], t.List[str], t.List[bytes]]] = None
+        shared_names: t.Optional[t.List[str]] = None
+        if n:
+            if shared_rs is None:
+                raise SmartSimError(f"Ensemble {ens.name!r} has no run settings to launch its members with")
+            head, tail = self._argv_parts(shared_rs, prefix + "0")
+            self._check_exe(head, shared_rs, "Ensemble", ens.name, checked)
+            shared = (head, tail, self._env(shared_rs, env_base, ens))
+            shared_names = list(shared_rs.env_vars) or None
+            try:
+                os.makedirs(ens.path, exist_ok=True)
+            except OSError as exc:
+                raise SmartSimError(f"Could not create the directory {ens.path} of ensemble "
+                                    f"{ens.name!r}: {exc}") from exc
+        states = ens._states
+        as_args = ens.params_as_args
+        for i in range(n):
+            name = prefix + str(i)
+            if only_failed and self._skip(name, only_failed, previous):
+                skipped += 1
+                continue
+            state = states.get(i)
+            if state is not None and state["run_settings"] is not None and state["run_settings"] is not shared_rs:
+                rs = state["run_settings"]
+                head_i, tail_i = self._argv_parts(rs, name)
+                self._check_exe(head_i, rs, "Model", name, checked)
+                argv = head_i + tail_i  # materialised settings already carry the param args
+                env = self._env(rs, env_base, ens[name])
+                names = list(rs.env_vars) or None
+            else:
+                names = shared_names
+                head, tail, env = shared  # type: ignore[misc]
+                if self.env_hooks:  # per-member wiring (e.g. SSKEYOUT = the member's name)
+                    env = self._env(shared_rs, env_base, EnsembleMember(ens, i, name))  # type: ignore[arg-type]
+                if as_args:
+                    extra = [part for arg in param_args(name, ens._member_params(i), as_args)
+                             for part in arg.split()]
+                    argv = head + extra + tail
+                else:
+                    argv = head + tail
+            path = ens._member_path(i, name)  # created by the launcher if missing
+            task = self._new_task(name, argv, path, env, ens.name)
+            task.env_names = names
+            task.pool = pool
+            tasks.append(task)
+        for model in list(ens._added.values()):
+            if self._skip(model.name, only_failed, previous):
+                skipped += 1
+                continue
+            made, _ = self._model_tasks(model, env_base, pool, False, {}, checked)
+            for task in made:
+                task.ensemble = ens.name
+            tasks.extend(made)
+        return tasks, skipped
+
+    def _live_names(self, ens: Ensemble) -> t.Iterator[str]:
+        runs = self._runs
+        for name in ens.member_names():
+            history = runs.get(name)
+            if history and history[-1].live:
+                yield name
+
+    def _skip(self, name: str, only_failed: bool, previous: t.Dict[str, t.Dict[str, t.Any]]) -> bool:
+        """Whether ``name`` is left alone by this start (raises if it is running and
+        ``only_failed`` is off)."""
+        history = self._runs.get(name)
+        if history:
+            last = history[-1]
+            if last.live:
+                if only_failed:
+                    return True
+                raise EntityRunningError(
+                    f"{last.etype} {name!r} is already {last.status.value.lower()} (job {last.pid}); "
+                    "it cannot be started again until it ends or is stopped")
+            return only_failed and last.status is _COMPLETED
+        if only_failed:
+            record = previous.get(name)
+            if record is not None and record.get("status") == _COMPLETED.value:
+                self._import_completed(name, record)
+                return True
+        return False
+
+    def _import_completed(self, name: str, record: t.Dict[str, t.Any]) -> None:
+        """A member completed by an earlier driver: show it as such (it is not rerun)."""
+        task = Task(name, list(record.get("command") or []), record.get("path") or "", [],
+                    record.get("out") or "", record.get("err") or "", None, 0,
+                    etype=record.get("type") or "Model", ensemble=record.get("ensemble"))
+        task.status = _COMPLETED
+        task.returncode = record.get("returncode", 0)
+        task.pid = record.get("job_id")
+        task.t_launch = record.get("launched_at_epoch")
+        task.t_end = record.get("ended_at_epoch")
+        self._runs.setdefault(name, []).append(task)
+
+    def _new_task(self, name: str, argv: t.List[str], path: str, env: t.List[bytes],
+                  ensemble: t.Optional[str]) -> Task:
+        history = self._runs.get(name)
+        base = os.path.join(path, name)
+        return Task(name, argv, path, env, base + ".out", base + ".err", None,
+                    len(history) if history else 0, "Model", ensemble)
+
+    @staticmethod
+    def _argv_parts(rs: "RunSettings", name: str) -> t.Tuple[t.List[str], t.List[str]]:
+        """(run command + run args + exe + exe args, MPMD tail) for ``rs``."""
+        if getattr(rs, "container", None):
+            raise SSUnsupportedError(f"Model {name!r}: containers are not supported by the local "
+                                     "launcher yet")
+        if getattr(rs, "colocated_db_settings", None):
+            raise SSUnsupportedError(f"Model {name!r}: colocated databases are not supported by the "
+                                     "local launcher yet")
+        head: t.List[str] = []
+        run_command = rs.run_command
+        if run_command:
+            head.append(run_command)
+            head.extend(rs.format_run_args())
+        head.extend(rs.exe)
+        head.extend(rs.exe_args)
+        tail: t.List[str] = []
+        for other in getattr(rs, "mpmd", None) or ():
+            tail.append(":")
+            tail.extend(other.format_run_args())
+            tail.extend(other.exe)
+            tail.extend(other.exe_args)
+        return head, tail
+
+    @staticmethod
+    def _check_exe(argv: t.List[str], rs: "RunSettings", etype: str, name: str, checked: t.Set[str]) -> None:
+        for path in (argv[0], rs.exe[0]):
+            if path in checked:
+                continue
+            if not os.path.isabs(path):
+                import shutil  # pylint: disable=import-outside-toplevel
+
+                found = shutil.which(path)
+                if found is None:
+                    raise ExecutableNotFoundError(
+                        f"{etype} {name!r}: executable {path!r} was not found on PATH")
+                path = found
+            if not os.path.exists(path):
+                raise ExecutableNotFoundError(f"{etype} {name!r}: executable {path} does not exist")
+            if os.path.isdir(path) or not os.access(path, os.X_OK):
+                raise NotExecutableError(f"{etype} {name!r}: {path} is not an executable file")
+            checked.add(path)
+
+    @staticmethod
+    def _make_dir(path: str, etype: str, name: str) -> None:
+        try:
+            os.mkdir(path)
+        except FileExistsError:
+            if not os.path.isdir(path):
+                raise SmartSimError(f"{etype} {name!r}: its path {path} exists and is not a "
+                                    "directory") from None
+        except FileNotFoundError:
+            try:
+                os.makedirs(path, exist_ok=True)
+            except OSError as exc:
+                raise SmartSimError(f"{etype} {name!r}: could not create its directory {path}: "
+                                    f"{exc}") from exc
+        except OSError as exc:
+            raise SmartSimError(f"{etype} {name!r}: could not create its directory {path}: {exc}") from exc
+
+    def _env(self, rs: "RunSettings", env: "_EnvBase", entity: SmartSimEntity) -> t.List[bytes]:
+        """The encoded environment of one launch: the driver's, then the run settings'
+        ``env_vars`` (``None`` -> empty), then what the env hooks add (database wiring)."""
+        env_vars = rs.env_vars
+        if not env_vars and not self.env_hooks:
+            return env.encoded()
+        merged = dict(env.base)
+        for key, value in (env_vars or {}).items():
+            merged[str(key)] = "" if value is None else str(value)
+        for hook in self.env_hooks:
+            merged.update(hook(entity))
+        return encode_env(merged)
+
+    # -- waiting ----------------------------------------------------------------------
+    def _block(self, batch: _Batch, kill_on_interrupt: bool, progress: t.Optional[bool]) -> None:
+        try:
+            enabled = progress_wanted(progress) and batch.total > 1
+            if enabled:
+                with ProgressBar(f"{self.exp_name}", batch.total) as bar:
+                    while not self._idle.wait(0.1):
+                        bar.update(batch.done, batch.running, batch.failed,
+                                   batch.total - batch.done - batch.running)
+                    bar.update(batch.done, batch.running, batch.failed, 0)
+            else:
+                self._idle.wait()
+        except KeyboardInterrupt:
+            self._interrupted(kill_on_interrupt)
+            raise
+        self._manifest.checkpoint()
+
+    def _interrupted(self, kill_on_interrupt: bool) -> None:
+        if not kill_on_interrupt:
+            return
+        live = self.live_tasks()
+        engine = self._engine
+        engine.stop(live, self.stop_grace)  # no-op for tasks the SIGINT handler already stopped
+        try:
+            engine.wait(live, self.stop_grace + 2.0)
+        except KeyboardInterrupt:
+            engine.stop(live, 0.0)
+            engine.wait(live, 2.0)
+        self._manifest.checkpoint(force=True)
+
+    def live_tasks(self) -> t.List[Task]:
+        return [history[-1] for history in list(self._runs.values()) if history[-1].live]
+
+    def poll(self, interval: float = 10, verbose: bool = True, kill_on_interrupt: bool = True) -> None:
+        """Wait until every non-database job has ended, logging progress every ``interval`` s."""
+        self.kill_on_interrupt = kill_on_interrupt
+        try:
+            while not self._idle.wait(interval if interval and interval > 0 else None):
+                if verbose:
+                    self._log_status()
+        except KeyboardInterrupt:
+            self._interrupted(kill_on_interrupt)
+            raise
+        self._manifest.checkpoint()
+
+    def _log_status(self) -> None:
+        live = self.live_tasks()
+        if len(live) <= 20:
+            for task in live:
+                logger.info(f"{task.etype} {task.name} (job {task.pid}): {task.status.value}, "
+                            f"{task.elapsed:.1f} s")
+        else:
+            running = sum(1 for task in live if task.status is _RUNNING)
+            logger.info(f"{len(live)} jobs live: {running} running, {len(live) - running} queued")
+
+    # -- queries ----------------------------------------------------------------------
+    def _members(self, entity: SmartSimEntity) -> t.Iterator[str]:
+        if isinstance(entity, Ensemble):
+            yield from entity.member_names()
+        else:
+            yield entity.name
+
+    def get_status(self, *args: t.Any) -> t.List[SmartSimStatus]:
+        out: t.List[SmartSimStatus] = []
+        runs = self._runs
+        for entity in self._flatten(args):
+            self._check_known(entity)
+            for name in self._members(entity):
+                history = runs.get(name)
+                out.append(history[-1].status if history else _NEVER)
+        return out
+
+    def finished(self, entity: t.Any) -> bool:
+        if isinstance(entity, (list, tuple)):
+            return all(self.finished(e) for e in entity)
+        if not isinstance(entity, (Model, Ensemble)):
+            if isinstance(entity, SmartSimEntity) or hasattr(entity, "entities"):
+                raise TypeError(f"finished() does not support {type(entity).__name__} instances")
+            raise TypeError(f"Argument was of type {type(entity).__name__}, not a Model or Ensemble")
+        done = True
+        for name in self._members(entity):
+            history = self._runs.get(name)
+            if not history:
+                what = (f"Member {name!r} of ensemble {entity.name!r}" if isinstance(entity, Ensemble)
+                        else f"{entity.type} {name!r}")
+                raise EntityNotLaunchedError(f"{what} has not been launched in experiment "
+                                             f"{self.exp_name!r}")
+            if history[-1].status not in _TERMINAL:
+                done = False
+        return done
+
+    def stop(self, *args: t.Any) -> None:
+        entities = self._flatten(args)
+        to_stop: t.List[Task] = []
+        for entity in entities:
+            launched = False
+            for name in self._members(entity):
+                history = self._runs.get(name)
+                if not history:
+                    continue
+                launched = True
+                if history[-1].live:
+                    to_stop.append(history[-1])
+            if not launched:
+                raise EntityNotLaunchedError(
+                    f"Cannot stop {entity.type} {entity.name!r}: it was never started by experiment "
+                    f"{self.exp_name!r}")
+        if not to_stop:
+            return
+        for task in to_stop:
+            logger.debug(f"Stopping {task.etype} {task.name} (job {task.pid})")
+        engine = self._engine
+        engine.stop(to_stop, self.stop_grace)
+        if not engine.wait(to_stop, self.stop_grace + 5.0):
+            left = [task.name for task in to_stop if task.live]
+            logger.warning(f"{len(left)} jobs did not end after stop: {_names(left)}")
+        self._manifest.checkpoint()
+
+    def summary_rows(self) -> t.List[t.Dict[str, t.Any]]:
+        """One dict per run with the summary columns (raw values: JobID str or None,
+        RunID int, Time float seconds, Status SmartSimStatus, Returncode int or None)."""
+        rows = []
+        for name, history in list(self._runs.items()):
+            for task in list(history):
+                rows.append({
+                    "Name": name, "Entity-Type": task.etype,
+                    "JobID": None if task.pid is None else str(task.pid),
+                    "RunID": task.run_id, "Time": task.elapsed, "Status": task.status,
+                    "Returncode": task.returncode,
+                })
+        return rows
+
+    def summary(self, style: str = "github") -> str:
+        from tabulate import tabulate  # pylint: disable=import-outside-toplevel
+
+        values = [[r["Name"], r["Entity-Type"], r["JobID"], r["RunID"], f"{r['Time']:.4f}", r["Status"],
+                   r["Returncode"]] for r in self.summary_rows()]
+        return tabulate(values, SUMMARY_HEADERS, showindex=True, tablefmt=style, missingval="None",
+                        disable_numparse=True)
+
+    def checkpoint(self) -> None:
+        self._manifest.checkpoint(force=True)
+
+    @property
+    def manifest_path(self) -> str:
+        return self._manifest.manifest_path
+
+
+class _EnvBase:
+    """The driver's environment at ``start`` (plus the launch token), encoded once."""
+
+    __slots__ = ("base", "_encoded")
+
+    def __init__(self, token: str) -> None:
+        self.base = dict(os.environ)
+        self.base[TOKEN_VAR] = token
+        self._encoded: t.Optional[t.List[bytes]] = None
+
+    def encoded(self) -> t.List[bytes]:
+        if self._encoded is None:
+            self._encoded = encode_env(self.base)
+        return self._encoded

@@ -1,0 +1,276 @@
+"""The launch manifest of an experiment: what was launched, when, how, and how it ended.
+
+Two files in ``exp_path``:
+
+``smartsim_manifest.jsonl`` — the journal, the source of truth. One JSON object per line,
+appended with a single ``write`` per launcher turn (``O_APPEND``), so a driver that crashes
+or is killed leaves every line written up to that moment:
+
+* ``{"event": "session", "session", "time", "experiment", "path", "launcher", "driver_pid", ...}``
+  once per ``Experiment`` controller, before its first launch;
+* ``{"event": "start", "session", "time", "entities", "members", "max_concurrent", "only_failed",
+  "block"}`` per ``Experiment.start`` call;
+* ``{"event": "launch", "session", "time", "name", "type", "ensemble", "run_id", "job_id", "path",
+  "command", "env_vars", "out", "err"}`` when a process starts (``env_vars``: the names the run
+  settings set; values are not recorded);
+* ``{"event": "end", "session", "time", "name", "run_id", "job_id", "status", "returncode",
+  "elapsed"[, "error"]}`` when it ends (``Cancelled`` also for members stopped before launch,
+  with ``job_id`` null).
+
+``smartsim_manifest.json`` — the same history folded into one document (``runs`` in launch
+order, each with ``launched_at``/``ended_at`` as ISO-8601 and epoch seconds), rewritten at
+checkpoints (end of a blocking ``start``, ``stop``, ``poll``, interpreter exit). Runs whose
+driver died before they ended have ``status`` ``null`` ("unknown: the driver stopped
+recording").
+
+``load_manifest(exp_path)`` folds the journal, so it is true even after a crash.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import threading
+import time
+import typing as t
+
+JOURNAL_NAME = "smartsim_manifest.jsonl"
+MANIFEST_NAME = "smartsim_manifest.json"
+SCHEMA_VERSION = 1
+
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str).encode
+
+
+def _iso(ts: t.Optional[float]) -> t.Optional[str]:
+    if ts is None:
+        return None
+    return _dt.datetime.fromtimestamp(ts, tz=_dt.timezone.utc).astimezone().isoformat(timespec="microseconds")
+
+
+class _Fold:
+    """Folds journal events into the manifest document."""
+
+    def __init__(self) -> None:
+        self.sessions: t.List[t.Dict[str, t.Any]] = []
+        self.starts: t.List[t.Dict[str, t.Any]] = []
+        self.runs: t.List[t.Dict[str, t.Any]] = []
+        self._index: t.Dict[t.Tuple[str, str, int], t.Dict[str, t.Any]] = {}
+
+    def add(self, ev: t.Dict[str, t.Any]) -> None:
+        kind = ev.get("event")
+        if kind == "launch":
+            run = {
+                "name": ev.get("name"), "type": ev.get("type"), "ensemble": ev.get("ensemble"),
+                "session": ev.get("session"), "run_id": ev.get("run_id"), "job_id": ev.get("job_id"),
+                "path": ev.get("path"), "command": ev.get("command"), "env_vars": ev.get("env_vars"),
+                "out": ev.get("out"), "err": ev.get("err"),
+                "launched_at_epoch": ev.get("time"), "ended_at_epoch": None,
+                "status": None, "returncode": None, "elapsed": None,
+            }
+            self._index[(run["session"], run["name"], run["run_id"])] = run
+            self.runs.append(run)
+        elif kind == "end":
+            key = (ev.get("session"), ev.get("name"), ev.get("run_id"))
+            run = self._index.get(key)  # type: ignore[arg-type]
+            if run is None:  # ended without a launch: cancelled while queued, or failed to spawn
+                run = {
+                    "name": ev.get("name"), "type": ev.get("type"), "ensemble": ev.get("ensemble"),
+                    "session": ev.get("session"), "run_id": ev.get("run_id"), "job_id": ev.get("job_id"),
+                    "path": ev.get("path"), "command": ev.get("command"), "env_vars": ev.get("env_vars"),
+                    "out": ev.get("out"), "err": ev.get("err"),
+                    "launched_at_epoch": None,
+                }
+                self._index[key] = run  # type: ignore[index]
+                self.runs.append(run)
+            run["ended_at_epoch"] = ev.get("time")
+            run["status"] = ev.get("status")
+            run["returncode"] = ev.get("returncode")
+            run["elapsed"] = ev.get("elapsed")
+            if ev.get("error"):
+                run["error"] = ev["error"]
+        elif kind == "session":
+            self.sessions.append({k: v for k, v in ev.items() if k != "event"})
+        elif kind == "start":
+            self.starts.append({k: v for k, v in ev.items() if k != "event"})
+
+    def document(self, experiment: t.Optional[t.Dict[str, t.Any]] = None) -> t.Dict[str, t.Any]:
+        if experiment is None:
+            last = self.sessions[-1] if self.sessions else {}
+            experiment = {"name": last.get("experiment"), "path": last.get("path"),
+                          "launcher": last.get("launcher")}
+        runs = []
+        for run in self.runs:
+            run = dict(run)
+            run["launched_at"] = _iso(run.get("launched_at_epoch"))
+            run["ended_at"] = _iso(run.get("ended_at_epoch"))
+            runs.append(run)
+        return {"schema_version": SCHEMA_VERSION, "experiment": experiment,
+                "sessions": self.sessions, "starts": self.starts, "runs": runs}
+
+    def last_outcomes(self) -> t.Dict[str, t.Dict[str, t.Any]]:
+        """name -> its latest run (in journal order)."""
+        latest: t.Dict[str, t.Dict[str, t.Any]] = {}
+        for run in self.runs:
+            latest[run["name"]] = run
+        return latest
+
+
+def _read_journal(path: str) -> t.Iterator[t.Dict[str, t.Any]]:
+    try:
+        handle = open(path, "rb")  # pylint: disable=consider-using-with
+    except FileNotFoundError:
+        return
+    with handle:
+        for line in handle:
+            if not line.endswith(b"\n"):
+                break  # a line cut short by a crash
+            try:
+                ev = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(ev, dict):
+                yield ev
+
+
+def load_manifest(exp_path: str) -> t.Dict[str, t.Any]:
+    """The manifest of ``exp_path`` folded from its journal (true even after a crash)."""
+    fold = _Fold()
+    for ev in _read_journal(os.path.join(exp_path, JOURNAL_NAME)):
+        fold.add(ev)
+    return fold.document()
+
+
+class ManifestWriter:
+    """Appends journal lines and rewrites the folded manifest at checkpoints."""
+
+    # a checkpoint is skipped when the previous one ended less than this many times its
+    # own duration ago (a tight loop of tiny starts over a huge manifest stays linear)
+    CHECKPOINT_BACKOFF = 10.0
+
+    def __init__(self, exp_name: str, exp_path: str, launcher: str, session: str) -> None:
+        self.exp_name = exp_name
+        self.exp_path = exp_path
+        self.launcher = launcher
+        self.session = session
+        self.journal_path = os.path.join(exp_path, JOURNAL_NAME)
+        self.manifest_path = os.path.join(exp_path, MANIFEST_NAME)
+        self._fd = -1
+        self._fold: t.Optional[_Fold] = None
+        self._buf: t.List[bytes] = []
+        self._lock = threading.Lock()
+        self._dirty = False
+        self._next_checkpoint = 0.0
+        self._session_written = False
+        self._writer: t.Optional[threading.Thread] = None
+        self._wake = threading.Event()
+        self._write_lock = threading.Lock()
+
+    def _open(self) -> None:
+        if self._fd < 0:
+            os.makedirs(self.exp_path, exist_ok=True)
+            self._fd = os.open(self.journal_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC,
+                               0o644)
+
+    def _ensure_fold(self) -> _Fold:
+        if self._fold is None:
+            fold = _Fold()
+            for ev in _read_journal(self.journal_path):
+                fold.add(ev)
+            self._fold = fold
+        return self._fold
+
+    def previous_outcomes(self) -> t.Dict[str, t.Dict[str, t.Any]]:
+        """The latest recorded run of every name in this experiment path's journal."""
+        with self._lock:
+            return self._ensure_fold().last_outcomes()
+
+    def event(self, ev: t.Dict[str, t.Any], flush: bool = False) -> None:
+        """Record one event (buffered until ``flush``; the engine flushes once per turn)."""
+        ev["session"] = self.session
+        with self._lock:
+            if not self._session_written:
+                self._session_written = True
+                head = {"event": "session", "session": self.session, "time": time.time(),
+                        "experiment": self.exp_name, "path": self.exp_path, "launcher": self.launcher,
+                        "driver_pid": os.getpid()}
+                self._buf.append(_dumps(head).encode() + b"\n")
+                self._ensure_fold().add(head)
+            self._buf.append(_dumps(ev).encode() + b"\n")
+            self._ensure_fold().add(ev)
+            self._dirty = True
+        if flush:
+            self.sync()
+
+    def flush(self) -> None:
+        """Hand the buffered lines to the journal writer thread (returns at once: the
+        launcher thread never waits on the file system)."""
+        if self._buf:
+            if self._writer is None:
+                with self._lock:
+                    if self._writer is None:
+                        self._writer = threading.Thread(target=self._write_loop, daemon=True,
+                                                        name="smartsim-manifest")
+                        self._writer.start()
+            self._wake.set()
+
+    def sync(self) -> None:
+        """Write every buffered line now (in the calling thread)."""
+        with self._write_lock:
+            self._write_pending()
+
+    def _write_loop(self) -> None:
+        while True:
+            self._wake.wait()
+            self._wake.clear()
+            with self._write_lock:
+                self._write_pending()
+
+    def _write_pending(self) -> None:
+        with self._lock:
+            if not self._buf:
+                return
+            data = b"".join(self._buf)
+            self._buf.clear()
+        try:
+            self._open()
+            view = memoryview(data)
+            while view:
+                written = os.write(self._fd, view)
+                view = view[written:]
+        except OSError as exc:
+            from ...log import get_logger  # pylint: disable=import-outside-toplevel
+
+            get_logger(__name__).warning(f"could not write the launch journal {self.journal_path}: {exc}")
+
+    def checkpoint(self, force: bool = False) -> None:
+        """Rewrite ``smartsim_manifest.json`` (unless ``force``, skipped while the previous
+        rewrite is recent compared with how long it took)."""
+        self.sync()
+        with self._lock:
+            if not self._dirty:
+                return
+            began = time.monotonic()
+            if not force and began < self._next_checkpoint:
+                return
+            doc = self._ensure_fold().document(
+                {"name": self.exp_name, "path": self.exp_path, "launcher": self.launcher})
+            data = _dumps(doc).encode()
+            self._dirty = False
+        tmp = f"{self.manifest_path}.{os.getpid()}.tmp"
+        try:
+            with open(tmp, "wb") as handle:
+                handle.write(data)
+            os.replace(tmp, self.manifest_path)
+            ended = time.monotonic()
+            self._next_checkpoint = ended + self.CHECKPOINT_BACKOFF * (ended - began)
+        except OSError as exc:
+            from ...log import get_logger  # pylint: disable=import-outside-toplevel
+
+            get_logger(__name__).warning(f"could not write the manifest {self.manifest_path}: {exc}")
+
+    def close(self) -> None:
+        self.checkpoint(force=True)
+        with self._write_lock:
+            if self._fd >= 0:
+                os.close(self._fd)
+                self._fd = -1
