@@ -38,7 +38,7 @@ if DEBUG:
     directives["linetrace"] = True
     macros.append(("CYTHON_TRACE_NOGIL", "1"))
 
-FASTPATH = ["permute", "render"]
+FASTPATH = ["permute", "render", "crc16", "tensor", "resp"]
 extensions = [
     Extension(
         f"_fastpath.{name}",

@@ -1,0 +1,5 @@
+cimport numpy as cnp
+
+cdef bytes type_name_of(cnp.ndarray arr)
+cdef cnp.ndarray as_sendable(object data, object name)
+cdef object dtype_of_name(bytes type_name)

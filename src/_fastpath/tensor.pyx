@@ -1,0 +1,91 @@
+# cython: language_level=3
+"""Tensor type mapping between numpy and the RedisAI wire format.
+
+* ``type_name(array)``: the RedisAI type (``b"FLOAT"``, ...) of a numpy array, or ``TypeError``.
+* ``sendable(data, name)``: validate a user array and return it C-contiguous, native byte order
+  (Fortran-ordered and strided arrays are copied into logical C order; contiguous native
+  arrays are returned as they are, no copy).
+* ``dtype_for(type_name)``: the numpy dtype of a RedisAI type (``FLOAT`` -> float32).
+"""
+import numpy as np
+cimport numpy as cnp
+
+cnp.import_array()
+
+# RedisAI type name for each numpy type number (native byte order).
+cdef dict _NAME_BY_NUM = {
+    cnp.NPY_FLOAT64: b"DOUBLE",
+    cnp.NPY_FLOAT32: b"FLOAT",
+    cnp.NPY_INT8: b"INT8",
+    cnp.NPY_INT16: b"INT16",
+    cnp.NPY_INT32: b"INT32",
+    cnp.NPY_INT64: b"INT64",
+    cnp.NPY_UINT8: b"UINT8",
+    cnp.NPY_UINT16: b"UINT16",
+}
+# `long long` and `long` are both int64 on LP64 platforms; map the alias too.
+if np.dtype(np.longlong).itemsize == 8:
+    _NAME_BY_NUM[cnp.NPY_LONGLONG] = b"INT64"
+
+cdef dict _DTYPE_BY_NAME = {
+    b"DOUBLE": np.dtype(np.float64),
+    b"FLOAT": np.dtype(np.float32),
+    b"INT8": np.dtype(np.int8),
+    b"INT16": np.dtype(np.int16),
+    b"INT32": np.dtype(np.int32),
+    b"INT64": np.dtype(np.int64),
+    b"UINT8": np.dtype(np.uint8),
+    b"UINT16": np.dtype(np.uint16),
+    b"BOOL": np.dtype(np.bool_),
+}
+
+SUPPORTED = ("float64", "float32", "int8", "int16", "int32", "int64", "uint8", "uint16")
+
+
+cdef bytes type_name_of(cnp.ndarray arr):
+    cdef object name = _NAME_BY_NUM.get(cnp.PyArray_TYPE(arr))
+    if name is None:
+        raise TypeError(
+            f"Incompatible tensor type provided {arr.dtype}; supported types are "
+            + ", ".join(SUPPORTED))
+    return <bytes>name
+
+
+cdef cnp.ndarray as_sendable(object data, object name):
+    cdef cnp.ndarray arr
+    if not isinstance(data, cnp.ndarray):
+        raise TypeError(
+            f"Argument data of tensor {name!r} is of type {type(data)}, not <class 'numpy.ndarray'>")
+    arr = <cnp.ndarray>data
+    if cnp.PyArray_TYPE(arr) == cnp.NPY_OBJECT:
+        raise TypeError(f"tensor {name!r}: object arrays cannot be stored as tensors")
+    if cnp.PyArray_SIZE(arr) == 0:
+        raise ValueError(f"tensor {name!r} has no elements (shape {(<object>arr).shape}); "
+                         "zero-size tensors cannot be stored")
+    if not arr.dtype.isnative:
+        arr = arr.astype(arr.dtype.newbyteorder("="))
+    type_name_of(arr)
+    if not cnp.PyArray_IS_C_CONTIGUOUS(arr):
+        arr = np.ascontiguousarray(arr)
+    return arr
+
+
+cdef object dtype_of_name(bytes type_name):
+    return _DTYPE_BY_NAME.get(type_name.upper())
+
+
+def type_name(arr):
+    """RedisAI type name (bytes) of a numpy array; ``TypeError`` for unsupported dtypes."""
+    return type_name_of(np.asarray(arr))
+
+
+def sendable(data, name="tensor"):
+    """``data`` validated, C-contiguous and in native byte order (copied only when needed)."""
+    return as_sendable(data, name)
+
+
+def dtype_for(type_name):
+    """numpy dtype of a RedisAI type name (str or bytes), or None when unknown."""
+    if isinstance(type_name, str):
+        type_name = type_name.encode()
+    return dtype_of_name(type_name)

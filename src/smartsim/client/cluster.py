@@ -1,0 +1,356 @@
+"""Connections to the database: one standalone server or the primaries of a Redis Cluster.
+
+``DBConnection`` owns one socket per server, routes keys to shards (CRC16 hash slots, as
+Redis Cluster does), and runs batches of commands: one pipeline per shard, all shards
+driven at once by :func:`_fastpath.resp.exchange` with the GIL released.
+
+Failure policy:
+* connecting at start-up retries for ``SR_CONN_TIMEOUT`` seconds every ``SR_CONN_INTERVAL``
+  ms (a client may start before its database);
+* a connection lost later is re-opened once; a refused re-connect is reported at once as
+  ``RedisConnectionError`` (the server is gone; nothing to wait for);
+* a batch is re-sent after a reconnect only when every command in it is idempotent;
+  ``RPUSH``, ``MODELEXECUTE``, ``SCRIPTRUN`` ... are never re-sent blindly;
+* no reply within ``SR_CMD_TIMEOUT`` seconds is ``RedisTimeoutError``; the connection is
+  dropped (a late reply must not be read as the answer to the next command), nothing is
+  re-sent.
+"""
+from __future__ import annotations
+
+import bisect
+import os
+import socket
+import time
+import typing as t
+
+from _fastpath import crc16 as _crc16
+from _fastpath import resp as _resp
+
+from .config import ConfigOptions
+from .errors import RedisConnectionError, RedisReplyError, RedisRuntimeError, RedisTimeoutError
+
+__all__ = ["DBConnection", "Node", "parse_address"]
+
+Frames = _resp.Frames
+RespError = _resp.RespError
+
+
+def parse_address(spec: str) -> t.Tuple[str, int, str]:
+    """``host:port`` -> (host, port, ""); ``unix://path`` -> ("", 0, path)."""
+    spec = spec.strip()
+    if spec.startswith("unix://"):
+        return "", 0, spec[len("unix://"):]
+    if spec.startswith("tcp://"):
+        spec = spec[len("tcp://"):]
+    host, sep, port = spec.rpartition(":")
+    if not sep or not port.isdigit():
+        raise RedisConnectionError(f"Invalid database address {spec!r}: expected host:port "
+                                   "or unix://path")
+    host = host.strip("[]")
+    return host, int(port), ""
+
+
+class Node:
+    """One database server (a standalone server or a cluster primary)."""
+
+    __slots__ = ("address", "host", "port", "path", "conn", "ever_connected")
+
+    def __init__(self, address: str) -> None:
+        self.address = address
+        self.host, self.port, self.path = parse_address(address)
+        self.conn: t.Optional[_resp.Conn] = None
+        self.ever_connected = False
+
+    def __repr__(self) -> str:
+        return f"Node({self.address})"
+
+
+class Range:
+    """A contiguous slot range of a cluster primary with its SmartRedis shard tag."""
+
+    __slots__ = ("lo", "hi", "node", "tag")
+
+    def __init__(self, lo: int, hi: int, node: Node) -> None:
+        self.lo, self.hi, self.node = lo, hi, node
+        self.tag = _crc16.shard_tag(lo)
+
+    def key(self, key: bytes) -> bytes:
+        """``{tag}.key``: a key stored on this shard."""
+        return b"{" + self.tag + b"}." + key
+
+
+class DBConnection:
+    """Standalone or clustered database access with SmartRedis's connection settings."""
+
+    def __init__(self, cfg: ConfigOptions, cluster: bool) -> None:
+        self.cluster = cluster
+        self.conn_timeout = float(cfg._resolve_int("SR_CONN_TIMEOUT", 100))
+        self.conn_interval = cfg._resolve_int("SR_CONN_INTERVAL", 1000) / 1000.0
+        self.cmd_timeout = float(cfg._resolve_int("SR_CMD_TIMEOUT", 100))
+        self.cmd_interval = cfg._resolve_int("SR_CMD_INTERVAL", 1000) / 1000.0
+        self.socket_timeout = cfg._resolve_int("SR_SOCKET_TIMEOUT", 250) / 1000.0
+        self.thread_count = cfg._resolve_int("SR_THREAD_COUNT", 4)
+        self.model_timeout_ms = cfg._resolve_int("SR_MODEL_TIMEOUT", 60 * 1000 * 1000)
+        for name, value in (("SR_CONN_TIMEOUT", self.conn_timeout),
+                            ("SR_CMD_TIMEOUT", self.cmd_timeout)):
+            if value < 0:
+                raise RedisRuntimeError(f"{name} must be non-negative, not {value:g}")
+        spec = cfg._resolve_string("SSDB", "")
+        if not spec.strip():
+            raise RedisConnectionError(
+                "Could not connect to database: the environment variable "
+                f"{cfg._name('SSDB')} is not set")
+        self.spec = spec
+        addresses = [a.strip() for a in spec.replace(";", ",").split(",") if a.strip()]
+        if not addresses:
+            raise RedisConnectionError(f"Could not connect to database: no address in "
+                                       f"{cfg._name('SSDB')}={spec!r}")
+        self.nodes: t.List[Node] = []
+        self.ranges: t.List[Range] = []
+        self._lows: t.List[int] = []
+        self.model_chunk_size: t.Optional[int] = None
+        if cluster:
+            for a in addresses:
+                if a.startswith("unix://"):
+                    raise RedisConnectionError(
+                        f"Unix socket addresses ({a}) are only supported for standalone "
+                        "databases; set SR_DB_TYPE=Standalone")
+            self._connect_cluster([Node(a) for a in addresses])
+        else:
+            node = Node(addresses[os.getpid() % len(addresses)])
+            self.nodes = [node]
+            self._connect(node, initial=True)
+
+    # ------------------------------------------------------------------ connecting
+    def _open(self, node: Node) -> _resp.Conn:
+        timeout = max(self.socket_timeout, 1.0)
+        if node.path:
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock.settimeout(timeout)
+            try:
+                sock.connect(node.path)
+            except OSError:
+                sock.close()
+                raise
+        else:
+            sock = socket.create_connection((node.host, node.port), timeout=timeout)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return _resp.Conn(sock, node.address)
+
+    def _connect(self, node: Node, initial: bool = False) -> _resp.Conn:
+        """Open ``node``'s connection. At start-up: retry until SR_CONN_TIMEOUT; later: one
+        attempt (a server that refuses has gone away)."""
+        deadline = time.monotonic() + (self.conn_timeout if initial else 0.0)
+        last: t.Optional[BaseException] = None
+        while True:
+            try:
+                node.conn = self._open(node)
+                node.ever_connected = True
+                return node.conn
+            except OSError as exc:
+                last = exc
+            if time.monotonic() + self.conn_interval > deadline:
+                break
+            time.sleep(self.conn_interval)
+        what = "connect to" if initial else "reconnect to"
+        raise RedisConnectionError(
+            f"Could not {what} the database at {node.address}: {_os_text(last)}")
+
+    def conn(self, node: Node) -> _resp.Conn:
+        c = node.conn
+        if c is None or c.closed:
+            c = self._connect(node, initial=not node.ever_connected)
+        return c
+
+    def _connect_cluster(self, seeds: t.List[Node]) -> None:
+        errors = []
+        for seed in seeds:
+            try:
+                self._connect(seed, initial=True)
+                reply = self._raw(seed, ("CLUSTER", "SLOTS"))
+            except RedisConnectionError as exc:
+                errors.append(str(exc))
+                continue
+            if isinstance(reply, RespError):
+                raise RedisConnectionError(
+                    f"The database at {seed.address} is not a cluster ({reply}); "
+                    "set SR_DB_TYPE=Standalone for a standalone database")
+            self._map_slots(reply, seed)
+            return
+        raise RedisConnectionError("; ".join(errors) or "no cluster address")
+
+    def _map_slots(self, reply: list, seed: Node) -> None:
+        known = {n.address: n for n in self.nodes}
+        known.setdefault(seed.address, seed)
+        ranges = []
+        for entry in reply:
+            lo, hi, primary = int(entry[0]), int(entry[1]), entry[2]
+            host = primary[0].decode() if primary[0] else seed.host
+            addr = f"{host}:{int(primary[1])}"
+            node = known.get(addr)
+            if node is None:
+                node = known[addr] = Node(addr)
+            ranges.append(Range(lo, hi, node))
+        if not ranges:
+            raise RedisConnectionError(f"The cluster at {seed.address} has no slots assigned")
+        ranges.sort(key=lambda r: r.lo)
+        self.ranges = ranges
+        self._lows = [r.lo for r in ranges]
+        order = []
+        for r in ranges:
+            if r.node not in order:
+                order.append(r.node)
+        for n in known.values():
+            if n not in order and n.conn is not None:
+                n.conn.close()
+        self.nodes = order
+
+    def refresh(self) -> None:
+        """Re-read the cluster's slot map (after MOVED or a failover)."""
+        if self.cluster:
+            self._connect_cluster(list(self.nodes))
+
+    def close(self) -> None:
+        for n in self.nodes:
+            if n.conn is not None:
+                n.conn.close()
+                n.conn = None
+
+    # ------------------------------------------------------------------ routing
+    def range_for(self, key: bytes) -> Range:
+        slot = _crc16.slot(key)
+        return self.ranges[bisect.bisect_right(self._lows, slot) - 1]
+
+    def node_for(self, key: bytes) -> Node:
+        if not self.cluster:
+            return self.nodes[0]
+        slot = _crc16.slot(key)
+        return self.ranges[bisect.bisect_right(self._lows, slot) - 1].node
+
+    def group(self, keys: t.List[bytes]) -> t.List[t.Tuple[Node, t.List[int]]]:
+        """Positions of ``keys`` grouped by the node that owns them."""
+        if not self.cluster or len(self.nodes) == 1:
+            return [(self.nodes[0], list(range(len(keys))))]
+        import numpy as np
+
+        slots = _crc16.slots(keys)
+        ridx = np.searchsorted(np.asarray(self._lows, dtype=np.int64),
+                               slots.astype(np.int64), side="right") - 1
+        by_node: t.Dict[Node, t.List[int]] = {}
+        ranges = self.ranges
+        for r in np.unique(ridx):
+            node = ranges[int(r)].node
+            by_node.setdefault(node, []).extend(np.nonzero(ridx == r)[0].tolist())
+        return [(n, sorted(pos)) for n, pos in by_node.items()]
+
+    def node_by_address(self, address: str) -> t.Optional[Node]:
+        host, port, path = parse_address(address)
+        for n in self.nodes:
+            if n.path and n.path == path:
+                return n
+            if not n.path and n.port == port and (
+                    n.host == host or _same_host(n.host, host)):
+                return n
+        return None
+
+    # ------------------------------------------------------------------ running commands
+    def exchange(self, pairs: t.Sequence[t.Tuple[Node, "Frames"]], idempotent: bool = True,
+                 what: str = "", timeout: t.Optional[float] = None) -> t.List[list]:
+        """Run ``frames`` on each node (in parallel); one reply list per pair."""
+        timeout = self.cmd_timeout if timeout is None else timeout
+        attempt = 0
+        while True:
+            conns = [self.conn(node) for node, _ in pairs]
+            try:
+                return _resp.exchange(conns, [f for _, f in pairs], timeout)
+            except _resp.ConnectionLost as exc:
+                node = pairs[exc.index][0]
+                if not idempotent:
+                    raise RedisConnectionError(
+                        f"Lost the connection to the database at {node.address} while "
+                        f"{what or 'running a command'} ({exc}); the command was not re-sent "
+                        "because it is not idempotent") from None
+                if attempt >= 1:
+                    raise RedisConnectionError(
+                        f"Lost the connection to the database at {node.address} while "
+                        f"{what or 'running a command'} ({exc})") from None
+                attempt += 1
+                for n, _ in pairs:
+                    if n.conn is not None and n.conn.closed:
+                        try:
+                            self._connect(n)
+                        except RedisConnectionError as cexc:
+                            raise RedisConnectionError(
+                                f"Lost the connection to the database at {n.address} while "
+                                f"{what or 'running a command'}: {cexc}") from None
+            except _resp.ReplyTimeout as exc:
+                node = pairs[exc.index][0]
+                raise RedisTimeoutError(
+                    f"The database at {node.address} did not answer within {timeout:g} s while "
+                    f"{what or 'running a command'}; nothing was re-sent") from None
+            except _resp.ProtocolError as exc:
+                node = pairs[exc.index][0]
+                raise RedisReplyError(
+                    f"Invalid reply from the database at {node.address} while "
+                    f"{what or 'running a command'}: {exc}") from None
+
+    def run(self, node: Node, frames: "Frames", idempotent: bool = True, what: str = "",
+            timeout: t.Optional[float] = None) -> list:
+        return self.exchange([(node, frames)], idempotent, what, timeout)[0]
+
+    def _raw(self, node: Node, args: t.Sequence[t.Any], idempotent: bool = True,
+             what: str = "") -> t.Any:
+        f = Frames()
+        f.command_list(list(args))
+        return self.run(node, f, idempotent, what)[0]
+
+    def command(self, node: Node, *args: t.Any, idempotent: bool = True, what: str = "",
+                kind: int = 0, timeout: t.Optional[float] = None) -> t.Any:
+        """One command on ``node``; a MOVED reply refreshes the slot map and retries once."""
+        f = Frames()
+        f.command_list(list(args), kind=kind)
+        reply = self.run(node, f, idempotent, what, timeout)[0]
+        if self.cluster and isinstance(reply, RespError) and (
+                reply.message.startswith(b"MOVED") or reply.message.startswith(b"ASK")):
+            self.refresh()
+            target = reply.message.split()[-1].decode()
+            node2 = self.node_by_address(target) or node
+            reply = self.run(node2, f, idempotent, what, timeout)[0]
+        return reply
+
+    def keyed(self, key: bytes, *args: t.Any, idempotent: bool = True, what: str = "",
+              kind: int = 0) -> t.Any:
+        """One command routed by ``key``."""
+        return self.command(self.node_for(key), *args, idempotent=idempotent, what=what,
+                            kind=kind)
+
+    def describe(self) -> str:
+        kind = "Clustered" if self.cluster else "Non-clustered"
+        lines = [f"{kind} Redis connection:", "  Redis shards at:"]
+        lines += [f"    {n.address}" for n in self.nodes]
+        proto = "Unix Domain Socket" if self.nodes and self.nodes[0].path else "TCP"
+        lines += [f"  Protocol: {proto}", "  Command parameters:",
+                  f"    Timeout (s): {self.cmd_timeout:g}",
+                  f"    Retry interval (ms): {self.cmd_interval * 1000:g}",
+                  "  Connection parameters:",
+                  f"    Timeout (s): {self.conn_timeout:g}",
+                  f"    Retry interval (ms): {self.conn_interval * 1000:g}",
+                  f"    Socket timeout (ms): {self.socket_timeout * 1000:g}"]
+        return "\n".join(lines)
+
+
+def _same_host(a: str, b: str) -> bool:
+    local = {"localhost", "127.0.0.1", "::1"}
+    return a in local and b in local
+
+
+def _os_text(exc: t.Optional[BaseException]) -> str:
+    if exc is None:
+        return "unknown error"
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(exc, socket.timeout):
+        return "timed out"
+    if isinstance(exc, FileNotFoundError):
+        return "no such socket file"
+    return getattr(exc, "strerror", None) or str(exc)
