@@ -42,8 +42,32 @@ cdef dict _DTYPE_BY_NAME = {
 SUPPORTED = ("float64", "float32", "int8", "int16", "int32", "int64", "uint8", "uint16")
 
 
+cdef bytes _B_DOUBLE = b"DOUBLE", _B_FLOAT = b"FLOAT", _B_INT8 = b"INT8", _B_INT16 = b"INT16"
+cdef bytes _B_INT32 = b"INT32", _B_INT64 = b"INT64", _B_UINT8 = b"UINT8", _B_UINT16 = b"UINT16"
+
+
+cdef inline object _name_of_num(int num, int itemsize):
+    if num == cnp.NPY_FLOAT32:
+        return _B_FLOAT
+    if num == cnp.NPY_FLOAT64:
+        return _B_DOUBLE
+    if num == cnp.NPY_UINT8:
+        return _B_UINT8
+    if num == cnp.NPY_INT8:
+        return _B_INT8
+    if num == cnp.NPY_INT16:
+        return _B_INT16
+    if num == cnp.NPY_UINT16:
+        return _B_UINT16
+    if num == cnp.NPY_INT32 or ((num == cnp.NPY_LONG or num == cnp.NPY_INT) and itemsize == 4):
+        return _B_INT32
+    if num == cnp.NPY_INT64 or ((num == cnp.NPY_LONG or num == cnp.NPY_LONGLONG) and itemsize == 8):
+        return _B_INT64
+    return None
+
+
 cdef bytes type_name_of(cnp.ndarray arr):
-    cdef object name = _NAME_BY_NUM.get(cnp.PyArray_TYPE(arr))
+    cdef object name = _name_of_num(cnp.PyArray_TYPE(arr), cnp.PyArray_ITEMSIZE(arr))
     if name is None:
         raise TypeError(
             f"Incompatible tensor type provided {arr.dtype}; supported types are "
@@ -57,6 +81,9 @@ cdef cnp.ndarray as_sendable(object data, object name):
         raise TypeError(
             f"Argument data of tensor {name!r} is of type {type(data)}, not <class 'numpy.ndarray'>")
     arr = <cnp.ndarray>data
+    if cnp.PyArray_ISCARRAY_RO(arr) and cnp.PyArray_SIZE(arr) > 0 and \
+            _name_of_num(cnp.PyArray_TYPE(arr), cnp.PyArray_ITEMSIZE(arr)) is not None:
+        return arr
     if cnp.PyArray_TYPE(arr) == cnp.NPY_OBJECT:
         raise TypeError(f"tensor {name!r}: object arrays cannot be stored as tensors")
     if cnp.PyArray_SIZE(arr) == 0:

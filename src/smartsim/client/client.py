@@ -7,7 +7,6 @@ intact, no blind re-send of non-idempotent commands) are described in the method
 """
 from __future__ import annotations
 
-import inspect
 import os
 import os.path as osp
 import time
@@ -292,8 +291,7 @@ class Client(SRObject):
                 raise RedisKeyError(f"The tensor {old_name!r} (key {_kstr(old)!r}) does not exist "
                                     f"in the database at {self._where}")
             return
-        if not self._cluster or self._db.range_for(old) is self._db.range_for(new) or \
-                _same_slot(old, new):
+        if not self._cluster or _same_slot(old, new):
             reply = self._db.keyed(old, "RENAME", old, new)
             self._ok(reply, f"rename_tensor of {old_name!r}", old,
                      missing=f"The tensor {old_name!r}")
@@ -824,7 +822,7 @@ class Client(SRObject):
         if not callable(function):
             raise TypeError("Argument provided for function is not callable")
         device = _check_device(device)
-        self._set_script(self._model_key(name, False), device, inspect.getsource(function))
+        self._set_script(self._model_key(name, False), device, _getsource(function))
 
     def set_script_multigpu(self, name: str, script: str, first_gpu: int, num_gpus: int) -> None:
         _name_check(name, "name")
@@ -839,7 +837,7 @@ class Client(SRObject):
                               num_gpus: int) -> None:
         if not callable(function):
             raise TypeError("Argument provided for function is not callable")
-        self.set_script_multigpu(name, inspect.getsource(function), first_gpu, num_gpus)
+        self.set_script_multigpu(name, _getsource(function), first_gpu, num_gpus)
 
     def set_script_from_file_multigpu(self, name: str, file: str, first_gpu: int,
                                       num_gpus: int) -> None:
@@ -1193,3 +1191,9 @@ def _parse_info(text: t.Any) -> t.Dict[str, t.Dict[str, str]]:
             k, v = line.split(":", 1)
             section[k] = v
     return out
+
+
+def _getsource(function: t.Callable) -> str:
+    import inspect  # costs ~10 ms; only set_function needs it
+
+    return inspect.getsource(function)
