@@ -53,6 +53,32 @@ class Executor:
              "--port", str(port), "--log-level", "WARNING"],
             env=env, stdout=self.fh, stderr=subprocess.STDOUT)
 
+    def wait_ready(self, server, slot=None, timeout=60):
+        """Until a script run on ``server`` succeeds (the executor has registered)."""
+        import redis
+        from _fastpath.crc16 import shard_tag
+
+        r = server.client()
+        tag = b"probe" if slot is None else b"{" + shard_tag(slot) + b"}"
+        r.execute_command("AI.SCRIPTSET", tag + b".s", "CPU", "SOURCE",
+                          "def f(x):\n    return x\n")
+        r.execute_command("AI.TENSORSET", tag + b".x", "FLOAT", 1, "VALUES", 1)
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"executor exited: {self.log.read_text()[-2000:]}")
+            try:
+                r.execute_command("AI.SCRIPTRUN", tag + b".s", "f", "INPUTS", tag + b".x",
+                                  "OUTPUTS", tag + b".y")
+                r.execute_command("AI.SCRIPTDEL", tag + b".s")
+                r.delete(tag + b".x", tag + b".y")
+                return self
+            except redis.ResponseError as exc:
+                if "no executor" not in str(exc):
+                    raise
+                time.sleep(0.1)
+        raise RuntimeError("executor did not register")
+
     def stop(self):
         if self.proc.poll() is None:
             self.proc.terminate()
@@ -80,7 +106,7 @@ class Cluster:
         for s in self.servers:
             s.start()
         n = len(self.servers)
-        bounds = [round(i * 16384 / n) for i in range(n + 1)]
+        bounds = self.bounds = [round(i * 16384 / n) for i in range(n + 1)]
         for i, s in enumerate(self.servers):
             c = s.client()
             c.execute_command("CLUSTER", "ADDSLOTSRANGE", bounds[i], bounds[i + 1] - 1)
@@ -130,7 +156,7 @@ def standalone(module_so, tmp_path_factory):
         "--unixsocket", str(sock), "--unixsocketperm", "700"])
     s.start()
     s.sock = str(sock)
-    ex = Executor(s.port, wd)
+    ex = Executor(s.port, wd).wait_ready(s)
     try:
         yield s
     finally:
@@ -143,6 +169,8 @@ def cluster(module_so):
     wd = Path(tempfile.mkdtemp(prefix="clc", dir="/tmp"))
     c = Cluster(module_so, wd).start()
     exs = [Executor(s.port, wd) for s in c.servers]
+    for i, (e, s) in enumerate(zip(exs, c.servers)):
+        e.wait_ready(s, c.bounds[i])
     try:
         yield c
     finally:
