@@ -1,0 +1,161 @@
+"""Side-by-side client benchmark: smartsim.client vs SmartRedis 0.6.1 against the same server.
+
+    python benchmarks/bench_client.py [--sr-python /opt/ssvenv/bin/python] [--repeat 7]
+
+Starts a redis-server with our RedisAI-compatible module (and a 3-shard cluster), then
+measures, best of ``--repeat`` runs each:
+  * put_tensor + get_tensor round trip of 1 KiB, 1 MiB and 64 MiB float32 tensors;
+  * 10,000 1 KiB tensors: our put_tensors/get_tensors vs a SmartRedis per-call loop, and
+    redis-benchmark -c 1 -P 100 SET of the same payload on the same server;
+  * batched throughput on the 3-shard cluster vs the single shard.
+The SmartRedis side runs in its own interpreter (``--sr-python``), same server, same sizes.
+"""
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "tests" / "aimodule"))
+sys.path.insert(0, str(ROOT / "tests" / "client"))
+
+SIZES = {"1KiB": 256, "1MiB": 256 * 1024, "64MiB": 16 * 1024 * 1024}
+N_BATCH = 10_000
+
+WORKLOAD = r"""
+import json, os, sys, time
+import numpy as np
+impl = sys.argv[1]; repeat = int(sys.argv[2]); sizes = json.loads(sys.argv[3]); n = int(sys.argv[4])
+if impl == "smartredis":
+    from smartredis import Client
+else:
+    sys.path.insert(0, sys.argv[5])
+    from smartsim.client import Client
+c = Client(None, logger_name="bench")
+out = {}
+for label, count in sizes.items():
+    a = np.random.rand(count).astype(np.float32)
+    iters = 2000 if count <= 256 else (200 if count <= 262144 else 3)
+    best = float("inf")
+    for _ in range(repeat):
+        t = time.perf_counter()
+        for _ in range(iters):
+            c.put_tensor("rt", a)
+            b = c.get_tensor("rt")
+        best = min(best, (time.perf_counter() - t) / iters)
+    assert np.array_equal(a, b)
+    out["rt_" + label] = best
+small = np.random.rand(256).astype(np.float32)
+names = [f"b{i}" for i in range(n)]
+best_put = best_get = float("inf")
+for _ in range(repeat):
+    if impl == "smartredis":
+        t = time.perf_counter()
+        for nm in names:
+            c.put_tensor(nm, small)
+        t1 = time.perf_counter()
+        for nm in names:
+            c.get_tensor(nm)
+        t2 = time.perf_counter()
+    else:
+        d = dict.fromkeys(names, small)
+        t = time.perf_counter()
+        c.put_tensors(d)
+        t1 = time.perf_counter()
+        c.get_tensors(names)
+        t2 = time.perf_counter()
+    best_put = min(best_put, t1 - t)
+    best_get = min(best_get, t2 - t1)
+out["batch_put"] = best_put
+out["batch_get"] = best_get
+print("RESULT " + json.dumps(out))
+"""
+
+
+def run_workload(python, impl, env, repeat, sizes, n):
+    with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as fh:
+        fh.write(WORKLOAD)
+    full = dict(os.environ)
+    full.update(env)
+    full["SR_LOG_LEVEL"] = "quiet"
+    res = subprocess.run([python, fh.name, impl, str(repeat), json.dumps(sizes), str(n),
+                          str(ROOT / "src")], env=full, capture_output=True, text=True)
+    os.unlink(fh.name)
+    if res.returncode:
+        raise RuntimeError(res.stdout + res.stderr)
+    line = [ln for ln in res.stdout.splitlines() if ln.startswith("RESULT ")][-1]
+    return json.loads(line[len("RESULT "):])
+
+
+def redis_benchmark(port, repeat, n):
+    best = float("inf")
+    for _ in range(repeat):
+        t = time.perf_counter()
+        out = subprocess.run(["redis-benchmark", "-p", str(port), "-c", "1", "-P", "100",
+                              "-n", str(n), "-d", "1024", "-t", "set", "-q"],
+                             capture_output=True, text=True).stdout
+        m = re.findall(r"SET: ([\d.]+) requests per second", out)
+        if m:
+            best = min(best, n / float(m[-1]))
+        else:
+            best = min(best, time.perf_counter() - t)
+    return best
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--sr-python", default="/opt/ssvenv/bin/python")
+    p.add_argument("--repeat", type=int, default=7)
+    p.add_argument("--skip-cluster", action="store_true")
+    args = p.parse_args()
+
+    import conftest as cf  # tests/client/conftest.py: servers and cluster helpers
+
+    module = cf._module_path()
+    wd = Path(tempfile.mkdtemp(prefix="bench", dir="/tmp"))
+    server = cf.aim.RedisServer(cf.REDIS7, module, wd / "single").start()
+    cluster = None
+    try:
+        env = {"SSDB": f"127.0.0.1:{server.port}", "SR_DB_TYPE": "Standalone"}
+        ours = run_workload(sys.executable, "ours", env, args.repeat, SIZES, N_BATCH)
+        server.client().flushall()
+        theirs = run_workload(args.sr_python, "smartredis", env, max(2, args.repeat // 2),
+                              SIZES, N_BATCH)
+        server.client().flushall()
+        rb = redis_benchmark(server.port, args.repeat, N_BATCH)
+        print(f"server: {cf.REDIS7} + our module; SmartRedis from {args.sr_python}")
+        print(f"{'measure':<28}{'ours':>12}{'SmartRedis':>14}{'speed-up':>10}")
+        for label in SIZES:
+            k = "rt_" + label
+            print(f"{'put+get ' + label:<28}{ours[k] * 1e3:>10.3f}ms{theirs[k] * 1e3:>12.3f}ms"
+                  f"{theirs[k] / ours[k]:>9.2f}x")
+        for k, what in (("batch_put", "10k x 1KiB put"), ("batch_get", "10k x 1KiB get")):
+            print(f"{what:<28}{ours[k] * 1e3:>10.2f}ms{theirs[k] * 1e3:>12.2f}ms"
+                  f"{theirs[k] / ours[k]:>9.2f}x")
+        print(f"redis-benchmark -c 1 -P 100 SET 10k x 1KiB: {rb * 1e3:.2f} ms; "
+              f"put_tensors / that = {ours['batch_put'] / rb:.2f}x")
+        if not args.skip_cluster:
+            cluster = cf.Cluster(module, wd / "cluster").start()
+            cenv = {"SSDB": cluster.address, "SR_DB_TYPE": "Clustered"}
+            cl = run_workload(sys.executable, "ours", cenv, args.repeat, {}, N_BATCH)
+            single = ours["batch_put"] + ours["batch_get"]
+            multi = cl["batch_put"] + cl["batch_get"]
+            print(f"3-shard cluster, 10k x 1KiB put+get: {multi * 1e3:.2f} ms vs single shard "
+                  f"{single * 1e3:.2f} ms -> throughput {single / multi:.2f}x "
+                  f"(put {ours['batch_put'] / cl['batch_put']:.2f}x, "
+                  f"get {ours['batch_get'] / cl['batch_get']:.2f}x)")
+    finally:
+        server.stop()
+        if cluster is not None:
+            cluster.stop()
+
+
+if __name__ == "__main__":
+    main()
