@@ -185,5 +185,5 @@ exp.start(ens, max_concurrent=3)
     from smartsim._core.control.manifest import load_manifest
 
     runs = load_manifest(str(tmp_path / "drv"))["runs"]
-    assert [r["name"] for r in runs] == ["tree_0", "tree_1", "tree_2"]
+    assert sorted(r["name"] for r in runs) == ["tree_0", "tree_1", "tree_2"]
     assert all(r["status"] is None and r["job_id"] for r in runs)

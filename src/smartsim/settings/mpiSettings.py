@@ -12,7 +12,7 @@ import subprocess
 import typing as t
 
 from .._core.utils.helpers import expand_exe_path
-from ..error import LauncherError, SSConfigError, SSUnsupportedError
+from ..error import LauncherError, SSUnsupportedError
 from ..log import get_logger
 from .base import RunSettings
 
@@ -193,8 +193,8 @@ class LocalRunSettings(RunSettings):
     A single process (the default) runs the executable directly, exactly like
     ``RunSettings``. ``set_tasks(n)`` with ``n > 1`` switches to the first of ``mpirun`` /
     ``mpiexec`` found on PATH, formatted as ``MpirunSettings`` does (``--n 4``); with no
-    MPI launcher installed it raises ``SSConfigError`` right away rather than silently
-    running one process.
+    MPI launcher installed it warns (as SmartSim's base ``RunSettings.set_tasks`` does) and
+    the executable runs as one process.
     """
 
     def __init__(self, exe: str, exe_args: t.Optional[t.Union[str, t.List[str]]] = None,
@@ -220,10 +220,13 @@ class LocalRunSettings(RunSettings):
             return
         command = find_mpi_command()
         if command is None:
-            raise SSConfigError(
-                f"set_tasks({tasks}) needs an MPI launcher for run_command='auto' on the local "
-                f"launcher, but neither {' nor '.join(MPI_COMMANDS)} is on PATH; install one or "
-                "pass run_command explicitly")
+            # as SmartSim's base RunSettings: accepted with a warning, one process runs
+            logger.warning(
+                f"set_tasks({tasks}) with run_command='auto' on the local launcher needs "
+                f"{' or '.join(MPI_COMMANDS)} on PATH and neither was found: the executable will "
+                "run as a single process (pass run_command explicitly to choose a launcher)")
+            self._mpi_command = None
+            return
         self._mpi_command = expand_exe_path(command)
         self.run_args["n"] = tasks
 

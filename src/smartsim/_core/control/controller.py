@@ -86,9 +86,12 @@ class _Batch:
     def kill_on_interrupt(self) -> bool:
         return self.ctrl.kill_on_interrupt
 
+    def _on_spawned(self, task: Task) -> None:
+        # in the spawner thread, right after the fork: the journal line cannot be lost
+        self.ctrl._record_launch(task)
+
     def _on_launch(self, task: Task) -> None:
         self.running += 1
-        self.ctrl._record_launch(task)
 
     def _on_end(self, task: Task) -> None:
         if task.t_launch is not None and task.pid is not None:
@@ -149,7 +152,7 @@ class Controller:
                 self._known.add(entity.name)
 
     def _record_launch(self, task: Task) -> None:
-        self._manifest.event({
+        self._manifest.event_now({
             "event": "launch", "time": task.t_launch, "name": task.name, "type": task.etype,
             "ensemble": task.ensemble, "run_id": task.run_id, "job_id": task.pid, "path": task.cwd,
             "command": task.argv, "env_vars": task.env_names, "out": task.out, "err": task.err})

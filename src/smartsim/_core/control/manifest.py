@@ -37,6 +37,7 @@ import typing as t
 JOURNAL_NAME = "smartsim_manifest.jsonl"
 MANIFEST_NAME = "smartsim_manifest.json"
 SCHEMA_VERSION = 1
+WRITE_BATCH = 0.005  # the journal is at most this late on disk (a crash loses at most that)
 
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str).encode
 
@@ -184,22 +185,52 @@ class ManifestWriter:
         with self._lock:
             return self._ensure_fold().last_outcomes()
 
+    def _head_locked(self) -> bytes:
+        """The session line, the first time anything is recorded (lock held)."""
+        if self._session_written:
+            return b""
+        self._session_written = True
+        head = {"event": "session", "session": self.session, "time": time.time(),
+                "experiment": self.exp_name, "path": self.exp_path, "launcher": self.launcher,
+                "driver_pid": os.getpid()}
+        self._ensure_fold().add(head)
+        return _dumps(head).encode() + b"\n"
+
     def event(self, ev: t.Dict[str, t.Any], flush: bool = False) -> None:
-        """Record one event (buffered until ``flush``; the engine flushes once per turn)."""
+        """Record one event (buffered: the writer thread appends it within a few ms, or
+        at once with ``flush``)."""
         ev["session"] = self.session
+        line = _dumps(ev).encode() + b"\n"
         with self._lock:
-            if not self._session_written:
-                self._session_written = True
-                head = {"event": "session", "session": self.session, "time": time.time(),
-                        "experiment": self.exp_name, "path": self.exp_path, "launcher": self.launcher,
-                        "driver_pid": os.getpid()}
-                self._buf.append(_dumps(head).encode() + b"\n")
-                self._ensure_fold().add(head)
-            self._buf.append(_dumps(ev).encode() + b"\n")
+            head = self._head_locked()
+            if head:
+                self._buf.append(head)
+            self._buf.append(line)
             self._ensure_fold().add(ev)
             self._dirty = True
         if flush:
             self.sync()
+
+    def event_now(self, ev: t.Dict[str, t.Any]) -> None:
+        """Record one event and append it at once from the calling thread (launches: a
+        driver killed a microsecond later still leaves the line)."""
+        ev["session"] = self.session
+        line = _dumps(ev).encode() + b"\n"
+        with self._lock:
+            head = self._head_locked()
+            self._ensure_fold().add(ev)
+            self._dirty = True
+            try:
+                self._open()
+            except OSError:
+                pass
+            fd = self._fd
+        try:
+            os.write(fd, head + line)  # O_APPEND: one write, one atomic append
+        except OSError as exc:
+            from ...log import get_logger  # pylint: disable=import-outside-toplevel
+
+            get_logger(__name__).warning(f"could not write the launch journal {self.journal_path}: {exc}")
 
     def flush(self) -> None:
         """Hand the buffered lines to the journal writer thread (returns at once: the
@@ -221,6 +252,7 @@ class ManifestWriter:
     def _write_loop(self) -> None:
         while True:
             self._wake.wait()
+            time.sleep(WRITE_BATCH)  # gather a few launcher turns into one write
             self._wake.clear()
             with self._write_lock:
                 self._write_pending()

@@ -73,6 +73,8 @@ logger = get_logger(__name__)
 TOKEN_VAR = "_SMARTSIM_LAUNCH_TOKEN"
 DEFAULT_STOP_GRACE = float(os.environ.get("SMARTSIM_STOP_GRACE", "2.0"))
 _SPAWNS_PER_TURN = 64
+_WD_BATCH = 0.005
+_MAX_HELD = 256  # prepared-ahead tasks holding open output files, all pools together
 
 _QUEUED = SmartSimStatus.STATUS_QUEUED
 _RUNNING = SmartSimStatus.STATUS_RUNNING
@@ -88,12 +90,19 @@ _OUT_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC
 class Pool:
     """A concurrency cap: at most ``cap`` of its tasks alive at once (``None``: no cap)."""
 
-    __slots__ = ("cap", "alive", "pending", "__weakref__")
+    __slots__ = ("cap", "alive", "pending", "prepared", "preparing", "__weakref__")
 
     def __init__(self, cap: t.Optional[int]) -> None:
         self.cap = cap if cap is not None else sys.maxsize
         self.alive = 0
         self.pending: t.Deque["Task"] = collections.deque()
+        # queued tasks whose directory and output files are already open (see _fill)
+        self.prepared: t.Deque["Task"] = collections.deque()
+        self.preparing = 0
+
+    @property
+    def lookahead(self) -> int:
+        return min(64, max(8, 4 * self.cap))
 
 
 class Task:
@@ -105,7 +114,7 @@ class Task:
     __slots__ = (
         "name", "argv", "cwd", "env", "out", "err", "pool", "owner", "run_id", "etype", "ensemble",
         "is_db", "status", "returncode", "pid", "pidfd", "popen", "t_launch", "t_end", "stopping",
-        "error", "env_names", "inflight", "kill_at",
+        "error", "env_names", "inflight", "kill_at", "fds",
     )
 
     def __init__(self, name: str, argv: t.List[str], cwd: str, env: t.List[bytes], out: str, err: str,
@@ -135,6 +144,7 @@ class Task:
         self.env_names: t.Optional[t.List[str]] = None
         self.inflight = False
         self.kill_at = 0.0
+        self.fds: t.Optional[t.Tuple[int, int]] = None
 
     @property
     def live(self) -> bool:
@@ -152,6 +162,7 @@ class Task:
 
 
 class Listener(t.Protocol):  # pragma: no cover - typing only
+    def _on_spawned(self, task: Task) -> None: ...  # spawner thread, no lock held
     def _on_launch(self, task: Task) -> None: ...
     def _on_end(self, task: Task) -> None: ...
     def _flush(self) -> None: ...
@@ -219,6 +230,23 @@ def _fork_exec_fast(argv: t.List[str], cwd: str, env: t.List[bytes], stdin: int,
     return pid
 
 
+def _open_outputs(task: "Task") -> t.Tuple[int, int]:
+    """Open (create, truncate) the task's ``.out``/``.err``, creating its directory if needed."""
+    try:
+        out = os.open(task.out, _OUT_FLAGS, 0o666)
+    except FileNotFoundError:
+        os.makedirs(task.cwd, exist_ok=True)
+        out = os.open(task.out, _OUT_FLAGS, 0o666)
+    if task.err == task.out:
+        return out, out
+    try:
+        err = os.open(task.err, _OUT_FLAGS, 0o666)
+    except BaseException:
+        os.close(out)
+        raise
+    return out, err
+
+
 def _fast_spawn_usable() -> bool:
     if sys.platform != "linux" or sys.version_info[:2] not in ((3, 11), (3, 12)):
         return False
@@ -256,12 +284,17 @@ class LocalLauncher:
         self._watchdog: t.Optional[subprocess.Popen] = None
         self._wd_fd = -1
         self._wd_buf = bytearray()
+        self._wd_since = 0.0
+        self._wake_pending = False
         self._touched: t.Set[t.Any] = set()
         self._inflight: t.Set[Task] = set()
         self._spawn_q: "queue_t" = _SimpleQueue()
         self._spawned: "queue_t" = _SimpleQueue()
         self._spawners: t.List[threading.Thread] = []
         self._n_spawners = max(2, min(8, os.cpu_count() or 2))
+        self._prep_q: "queue_t" = _SimpleQueue()
+        self._preparers: t.List[threading.Thread] = []
+        self._held = 0  # tasks holding prepared output files (bounded: descriptors)
         self._closing = False
         self._submitted: t.List[t.Tuple[threading.Event, t.List[Task]]] = []
         self._ready_waiters: t.List[t.Tuple[threading.Event, t.List[Task]]] = []
@@ -336,12 +369,17 @@ class LocalLauncher:
     # -- internals ---------------------------------------------------------------------
     def _command(self, cmd: t.Tuple[t.Any, ...]) -> None:
         self._commands.put(cmd)
-        try:
-            os.write(self._wake_w, b"\0")
-        except BlockingIOError:
-            pass  # the pipe already holds a wake-up byte
-        except OSError:
-            pass
+        self._wakeup()
+
+    def _wakeup(self) -> None:
+        """Wake the engine (one byte in the pipe at most: the engine clears the flag before
+        it drains its queues, so nothing put before the clear is missed)."""
+        if not self._wake_pending:
+            self._wake_pending = True
+            try:
+                os.write(self._wake_w, b"\0")
+            except OSError:
+                pass  # full (BlockingIOError): a wake-up is pending anyway
 
     def _start_watchdog(self) -> None:
         with self.cond:
@@ -374,10 +412,18 @@ class LocalLauncher:
             self._watchdog = proc
 
     def _flush_watchdog(self) -> None:
+        """Registrations go to the watchdog in batches (at most ``_WD_BATCH`` s late: the
+        token sweep covers a driver killed in between)."""
         if self._wd_fd < 0 or not self._wd_buf:
             if self._wd_fd < 0:
                 self._wd_buf.clear()
             return
+        now = time.monotonic()
+        if not self._wd_since:
+            self._wd_since = now
+        if now - self._wd_since < _WD_BATCH and len(self._wd_buf) < 4096:
+            return
+        self._wd_since = 0.0
         try:
             written = os.write(self._wd_fd, self._wd_buf)
             del self._wd_buf[:written]
@@ -412,13 +458,15 @@ class LocalLauncher:
                 timeout = self._next_timeout()
 
     def _next_timeout(self) -> float:
-        if any(pool.pending and pool.alive < pool.cap for pool in self._active_pools):
+        if any((pool.pending or pool.prepared) and pool.alive < pool.cap for pool in self._active_pools):
             return 0.0
-        if self._wd_buf and self._wd_fd >= 0:
-            return 0.05
+        timeout = -1.0
         if self._timers:
-            return max(0.0, self._timers[0][0] - time.monotonic())
-        return -1.0
+            timeout = max(0.0, self._timers[0][0] - time.monotonic())
+        if self._wd_buf and self._wd_fd >= 0:
+            due = max(0.0, self._wd_since + _WD_BATCH - time.monotonic()) if self._wd_since else _WD_BATCH
+            timeout = due if timeout < 0 else min(timeout, due)
+        return timeout
 
     def _turn(self, events: t.List[t.Tuple[int, int]]) -> None:
         for fd, _ in events:
@@ -428,6 +476,7 @@ class LocalLauncher:
                         pass
                 except BlockingIOError:
                     pass
+                self._wake_pending = False
                 while True:
                     try:
                         cmd = self._commands.get_nowait()
@@ -439,7 +488,10 @@ class LocalLauncher:
                         result = self._spawned.get_nowait()
                     except _Empty:
                         break
-                    self._launched(*result)
+                    if result[0] == "L":
+                        self._launched(*result[1:])
+                    else:
+                        self._prepared(*result[1:])
             else:
                 task = self._by_fd.get(fd)
                 if task is not None:
@@ -500,6 +552,7 @@ class LocalLauncher:
             elif task.status is _QUEUED:
                 task.status = _CANCELLED
                 task.t_end = now_wall
+                self._release(task)
                 self._ended(task)
             elif task.status is _RUNNING and not task.stopping and task.pid is not None:
                 task.stopping = True
@@ -509,24 +562,86 @@ class LocalLauncher:
                 _killpg(task.pid, signal.SIGKILL)
 
     def _fill(self) -> None:
+        """Start queued tasks while their pools have room. A saturated pool also prepares
+        the next few (directory, ``.out``/``.err`` opened by a preparer thread) while its
+        members run, so file-system latency is off the launch path."""
         budget = _SPAWNS_PER_TURN
         keep = []
         for pool in self._active_pools:
-            pending = pool.pending
-            while pending and pool.alive < pool.cap and budget > 0:
-                task = pending.popleft()
+            pending, prepared = pool.pending, pool.prepared
+            while pool.alive < pool.cap and budget > 0 and (prepared or pending):
+                task = prepared.popleft() if prepared else pending.popleft()
                 if task.status is not _QUEUED:
+                    self._release(task)
                     continue  # cancelled while queued
                 budget -= 1
                 pool.alive += 1
+                if task.fds is not None:
+                    self._held -= 1  # the spawner owns (and closes) them now
                 task.inflight = True
                 self._inflight.add(task)
                 if len(self._spawners) < self._n_spawners:
                     self._add_spawner()
                 self._spawn_q.put(task)
-            if pending:
+            if pool.alive >= pool.cap:
+                room = pool.lookahead - len(prepared) - pool.preparing
+                while pending and room > 0 and self._held < _MAX_HELD:
+                    task = pending.popleft()
+                    if task.status is not _QUEUED:
+                        continue
+                    room -= 1
+                    pool.preparing += 1
+                    self._held += 1
+                    if len(self._preparers) < 2:
+                        self._add_preparer()
+                    self._prep_q.put(task)
+            if pending or prepared:
                 keep.append(pool)
         self._active_pools = keep
+
+    def _release(self, task: Task) -> None:
+        """Close the prepared output files of a task that will not be launched."""
+        fds = task.fds
+        if fds is not None:
+            task.fds = None
+            self._held -= 1
+            for fd in set(fds):
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+
+    def _prepared(self, task: Task, fds: t.Optional[t.Tuple[int, int]]) -> None:
+        pool = task.pool
+        assert pool is not None
+        pool.preparing -= 1
+        if fds is None:
+            self._held -= 1  # could not prepare: the spawner retries and reports the error
+        else:
+            task.fds = fds
+        if task.status is not _QUEUED:
+            self._release(task)
+            return
+        pool.prepared.append(task)
+        if pool not in self._active_pools:
+            self._active_pools.append(pool)
+
+    def _add_preparer(self) -> None:
+        thread = threading.Thread(target=self._preparer, name=f"smartsim-prepare-{len(self._preparers)}",
+                                  daemon=True)
+        self._preparers.append(thread)
+        thread.start()
+
+    def _preparer(self) -> None:
+        get, put = self._prep_q.get, self._spawned.put
+        while True:
+            task = get()
+            try:
+                fds: t.Optional[t.Tuple[int, int]] = _open_outputs(task)
+            except Exception:  # pylint: disable=broad-except
+                fds = None
+            put(("P", task, fds))
+            self._wakeup()
 
     # -- spawner threads: the blocking part of a launch (files, fork/exec) happens here,
     # several at once, so one member's exec never holds up the next launch or a reap
@@ -542,25 +657,25 @@ class LocalLauncher:
             task = get()
             try:
                 pid, fd = self._spawn(task)
-                put((task, pid, fd, None))
-            except OSError as exc:
-                put((task, None, -1, exc))
-            except Exception as exc:  # pragma: no cover - reported as a failed launch
-                put((task, None, -1, exc))
-            try:
-                os.write(self._wake_w, b"\1")
-            except OSError:
-                pass
+                task.pid, task.t_launch = pid, time.time()
+                owner = task.owner
+                if owner is not None:
+                    try:
+                        owner._on_spawned(task)
+                    except Exception:  # pylint: disable=broad-except  # pragma: no cover
+                        logger.exception("could not record a launch")
+                put(("L", task, pid, fd, None))
+            except Exception as exc:  # pylint: disable=broad-except  # reported as a failed launch
+                put(("L", task, None, -1, exc))
+            self._wakeup()
 
     def _spawn(self, task: Task) -> t.Tuple[int, int]:
         out = err = -1
         try:
-            try:
-                out = os.open(task.out, _OUT_FLAGS, 0o666)
-            except FileNotFoundError:
-                os.makedirs(task.cwd, exist_ok=True)
-                out = os.open(task.out, _OUT_FLAGS, 0o666)
-            err = os.open(task.err, _OUT_FLAGS, 0o666) if task.err != task.out else out
+            if task.fds is not None:
+                (out, err), task.fds = task.fds, None  # handed over by _fill
+            else:
+                out, err = _open_outputs(task)
             if self._fast:
                 pid = _fork_exec_fast(task.argv, task.cwd, task.env, self._devnull, out, err)
             else:
@@ -589,7 +704,7 @@ class LocalLauncher:
         if pid is None:
             if pool is not None:
                 pool.alive -= 1
-                if pool.pending and pool not in self._active_pools:
+                if (pool.pending or pool.prepared) and pool not in self._active_pools:
                     self._active_pools.append(pool)
             task.status = _FAILED
             if isinstance(exc, OSError):
@@ -603,8 +718,6 @@ class LocalLauncher:
             logger.error(task.error)
             self._ended(task)
             return
-        task.pid = pid
-        task.t_launch = time.time()
         task.status = _RUNNING
         task.pidfd = fd
         if fd >= 0:
@@ -660,7 +773,7 @@ class LocalLauncher:
             task.popen = None
         if task.pool is not None:
             task.pool.alive -= 1
-            if task.pool.pending and task.pool not in self._active_pools:
+            if (task.pool.pending or task.pool.prepared) and task.pool not in self._active_pools:
                 self._active_pools.append(task.pool)
         if self._wd_fd >= 0:
             self._wd_buf += b"-%d\n" % pid
