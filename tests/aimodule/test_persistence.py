@@ -44,7 +44,7 @@ def test_save_and_restart(server_factory, redis_binaries, version):
     b = redis_binaries[version]
     if b is None:
         pytest.skip("binary not available")
-    s = server_factory(binary=b)
+    s = server_factory(binary=b, extra=["--enable-debug-command", "yes"] if version == "7" else [])
     c = s.client()
     populate(c)
     before = snapshot(c)

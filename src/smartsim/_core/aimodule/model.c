@@ -180,7 +180,9 @@ static char *concat_chunks(RedisModuleString **argv, int from, int argc, size_t 
         RedisModule_StringPtrLen(argv[i], &l);
         total += l;
     }
-    char *buf = RedisModule_Alloc(total ? total : 1);
+    /* One spare NUL byte: Redis' RDB string writer may read one byte past short buffers. */
+    char *buf = RedisModule_Alloc(total + 1);
+    buf[total] = '\0';
     size_t off = 0;
     for (int i = from; i < argc; i++) {
         size_t l;
@@ -757,7 +759,8 @@ static void *model_rdb_load(RedisModuleIO *io, int encver) {
     uint64_t nchunks = RedisModule_LoadUnsigned(io);
     if (nchunks > len + 1 || len > ((uint64_t)1 << 40))
         goto corrupt;
-    m->blob = RedisModule_Alloc(len ? len : 1);
+    m->blob = RedisModule_Alloc(len + 1);
+    m->blob[len] = '\0';
     m->bloblen = 0;
     for (uint64_t i = 0; i < nchunks; i++) {
         size_t cl = 0;

@@ -235,7 +235,7 @@ static Tensor *tensor_from_values(int dtype, const int64_t *shape, int ndims, si
                 total++;
         }
         Tensor *t = tensor_alloc(dtype, shape, ndims, len, total);
-        t->data = RedisModule_Alloc(total ? total : 1);
+        t->data = RedisModule_Calloc(1, total + 1);
         size_t off = 0;
         for (size_t i = 0; i < len; i++) {
             size_t l;
@@ -249,7 +249,8 @@ static Tensor *tensor_from_values(int dtype, const int64_t *shape, int ndims, si
     }
     size_t nbytes = len * ai_dtypes[dtype].size;
     Tensor *t = tensor_alloc(dtype, shape, ndims, len, nbytes);
-    t->data = RedisModule_Alloc(nbytes ? nbytes : 1);
+    t->data = RedisModule_Alloc(nbytes + 1);
+    t->data[nbytes] = '\0';
     for (size_t i = 0; i < len; i++) {
         if (dtype == DT_FLOAT || dtype == DT_DOUBLE) {
             double d;
@@ -355,7 +356,7 @@ static Tensor *parse_tensorset(RedisModuleString **argv, int argc, const char **
             goto done;
         }
         t = tensor_alloc(dtype, shape, ndims, len, nbytes);
-        t->data = RedisModule_Calloc(1, nbytes ? nbytes : 1);
+        t->data = RedisModule_Calloc(1, nbytes + 1);
     }
 done:
     if (shape != stack_shape)
@@ -518,6 +519,9 @@ static void *tensor_rdb_load(RedisModuleIO *io, int encver) {
             (void)RedisModule_LoadUnsigned(io); /* element offsets: recomputed on demand */
     }
     Tensor *t = tensor_alloc(dtype, shape, (int)ndims, len, bloblen);
+    /* Owned buffers keep a spare NUL byte (Redis' RDB writer may read one past short ones). */
+    blob = RedisModule_Realloc(blob, bloblen + 1);
+    blob[bloblen] = '\0';
     t->data = blob;
     RedisModule_Free(shape);
     return t;

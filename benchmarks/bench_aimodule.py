@@ -1,0 +1,167 @@
+#!/usr/bin/env python
+"""AI.TENSORSET / AI.TENSORGET throughput of our RedisAI-compatible module against SET / GET of
+the same bytes on the same server (the floor), redis-benchmark style: one connection, commands
+pre-encoded and pipelined, replies read back as raw bytes (no client-side parsing cost).
+
+    python benchmarks/bench_aimodule.py [--module path/to/redisai.so] [--redis-server BIN]
+                                        [--pipeline 100] [--seconds 2] [--sizes 1K,64K,16M]
+
+Prints ops/s, MB/s and the ratio time(AI.*) / time(SET|GET) per size (goal: <= 1.2).
+"""
+import argparse
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SRC = ROOT / "src" / "smartsim" / "_core" / "aimodule"
+LIB = ROOT / "src" / "smartsim" / "_core" / "lib" / "redisai.so"
+
+
+def find_module(tmp):
+    newest = max(p.stat().st_mtime for p in list(SRC.glob("*.c")) + list(SRC.glob("*.h")))
+    if LIB.exists() and LIB.stat().st_mtime >= newest:
+        return LIB
+    out = Path(tmp) / "redisai.so"
+    subprocess.run(["gcc", "-fPIC", "-std=gnu11", "-Wall", "-Wextra", "-Werror", "-fvisibility=hidden",
+                    "-O2", "-g", f"-I{SRC}", "-shared", "-o", str(out),
+                    *map(str, sorted(SRC.glob("*.c"))), "-lpthread"], check=True)
+    return out
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def encode(*args):
+    out = [b"*%d\r\n" % len(args)]
+    for a in args:
+        if isinstance(a, str):
+            a = a.encode()
+        out.append(b"$%d\r\n" % len(a))
+        out.append(a)
+        out.append(b"\r\n")
+    return b"".join(out)
+
+
+class Conn:
+    def __init__(self, port):
+        self.s = socket.create_connection(("127.0.0.1", port))
+        self.s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.buf = bytearray(64 << 20)
+
+    def call(self, *args):
+        self.s.sendall(encode(*args))
+        return self.s.recv(1 << 16)
+
+    def roundtrip(self, payload, reply_bytes):
+        """Send a pre-encoded pipeline and read exactly reply_bytes back."""
+        self.s.sendall(payload)
+        view = memoryview(self.buf)
+        got = 0
+        while got < reply_bytes:
+            n = self.s.recv_into(view[: min(len(self.buf), reply_bytes - got)])
+            if n == 0:
+                raise ConnectionError("server closed")
+            got += n
+        return got
+
+
+def bulk_reply_len(n):
+    return len(b"$%d\r\n" % n) + n + 2
+
+
+def bench(conn, payload, reply_bytes, seconds, min_rounds=3):
+    """Best-of repeated pipelines; returns seconds per pipeline."""
+    conn.roundtrip(payload, reply_bytes)  # warm up
+    best = float("inf")
+    t_end = time.perf_counter() + seconds
+    rounds = 0
+    while rounds < min_rounds or time.perf_counter() < t_end:
+        t0 = time.perf_counter()
+        conn.roundtrip(payload, reply_bytes)
+        best = min(best, time.perf_counter() - t0)
+        rounds += 1
+    return best
+
+
+def parse_size(s):
+    s = s.strip().upper()
+    mult = {"K": 1 << 10, "M": 1 << 20}.get(s[-1], 1)
+    return int(s[:-1] if s[-1] in "KM" else s) * mult
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--module")
+    default_server = next((p for p in ("/usr/bin/redis-server", "/usr/local/bin/redis-server")
+                           if os.path.exists(p)), shutil.which("redis-server"))
+    ap.add_argument("--redis-server", default=default_server)
+    ap.add_argument("--pipeline", type=int, default=100)
+    ap.add_argument("--seconds", type=float, default=2.0, help="time per measurement")
+    ap.add_argument("--sizes", default="1K,64K,16M")
+    ap.add_argument("--max-pipeline-bytes", type=int, default=256 << 20,
+                    help="cap pipeline depth so one pipeline carries at most this many bytes")
+    args = ap.parse_args()
+
+    tmp = tempfile.mkdtemp(prefix="bench-aimodule-")
+    module = Path(args.module) if args.module else find_module(tmp)
+    port = free_port()
+    proc = subprocess.Popen([args.redis_server, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                             "--appendonly", "no", "--dir", tmp, "--loadmodule", str(module)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(200):
+            try:
+                c = Conn(port)
+                if c.call("PING").startswith(b"+PONG"):
+                    break
+            except OSError:
+                time.sleep(0.05)
+        version = c.call("INFO", "server").split(b"redis_version:")[1].split(b"\r\n")[0].decode()
+        print(f"redis-server {version}, module {module}")
+        print(f"{'size':>6} {'depth':>5} {'op':<14} {'ops/s':>10} {'MB/s':>9} {'ratio':>6}")
+        results = []
+        for size in [parse_size(x) for x in args.sizes.split(",")]:
+            depth = max(1, min(args.pipeline, args.max_pipeline_bytes // size))
+            data = os.urandom(size)
+            nfloat = size // 4
+            keys = [f"k{i}" for i in range(depth)]
+            set_p = b"".join(encode("SET", k, data) for k in keys)
+            ts_p = b"".join(encode("AI.TENSORSET", k, "FLOAT", str(nfloat), "BLOB", data) for k in keys)
+            get_p = b"".join(encode("GET", k) for k in keys)
+            tg_p = b"".join(encode("AI.TENSORGET", k, "BLOB") for k in keys)
+            ok_len = 5 * depth
+            bulk_len = bulk_reply_len(size) * depth
+            c.call("FLUSHALL")
+            t_set = bench(c, set_p, ok_len, args.seconds)
+            t_get = bench(c, get_p, bulk_len, args.seconds)
+            c.call("FLUSHALL")
+            t_ts = bench(c, ts_p, ok_len, args.seconds)
+            t_tg = bench(c, tg_p, bulk_len, args.seconds)
+            label = f"{size >> 20}M" if size >= 1 << 20 else f"{size >> 10}K"
+            for op, t, base in (("SET", t_set, None), ("AI.TENSORSET", t_ts, t_set),
+                                ("GET", t_get, None), ("AI.TENSORGET", t_tg, t_get)):
+                ops = depth / t
+                ratio = f"{t / base:.2f}" if base else ""
+                print(f"{label:>6} {depth:>5} {op:<14} {ops:>10.0f} {ops * size / 1e6:>9.0f} {ratio:>6}")
+                if base:
+                    results.append((label, op, t / base))
+        worst = max(r for _, _, r in results)
+        print(f"worst ratio AI.* / floor: {worst:.2f} (goal <= 1.20)")
+        return 0 if worst <= 1.2 else 1
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
