@@ -127,3 +127,65 @@ def test_module_loads_on_62_and_7(server_factory, redis_binaries):
         assert any((m[b"name"] if isinstance(m, dict) else m[1]) == b"ai" for m in mods)
         assert c.execute_command("AI.TENSORSET", "x", "FLOAT", 1, "VALUES", 2) == b"OK"
         s.stop()
+
+
+@pytest.mark.parametrize("version", ["7", "6.2"])
+def test_execution_outputs_reach_the_aof(server_factory, redis_binaries, version):
+    """Outputs stored by an execution are propagated (AI.TENSORSET) and survive a restart."""
+    import os
+    import threading
+
+    b = redis_binaries[version]
+    if b is None:
+        pytest.skip("binary not available")
+    s = server_factory(binary=b, extra=["--appendonly", "yes"])
+    c = s.client()
+    c.execute_command("AI.MODELSTORE", "m", "ONNX", "CPU", "BLOB", b"onnx")
+    c.execute_command("AI.TENSORSET", "x", "FLOAT", 1, "VALUES", 1)
+    ex = s.client()
+    assert ex.execute_command("AI._EXEC.HELLO", "CPU", os.getpid(), "") == b"OK"
+    result = {}
+
+    def run():
+        result["r"] = s.client().execute_command(
+            "AI.MODELEXECUTE", "m", "INPUTS", 1, "x", "OUTPUTS", 2, "y", "z")
+
+    th = threading.Thread(target=run)
+    th.start()
+    (job,) = ex.execute_command("AI._EXEC.PULL", 1, 5000)
+    out = np.array([[1, 2], [3, 4]], dtype=np.int16)
+    ex.execute_command("AI._EXEC.DONE", job[0], 2, "INT16", "2 2", out.tobytes(), "STRING", "2",
+                       b"a\x00bc\x00")
+    th.join(10)
+    assert result["r"] == b"OK"
+    ex.close()
+    c = restart(s)
+    assert c.execute_command("AI.TENSORGET", "y", "META", "BLOB") == [
+        b"dtype", b"INT16", b"shape", [2, 2], b"blob", out.tobytes()]
+    assert c.execute_command("AI.TENSORGET", "z", "VALUES") == [b"a", b"bc"]
+
+
+def test_validated_modelstore_reaches_the_aof(server_factory):
+    import os
+    import threading
+
+    s = server_factory(extra=["--appendonly", "yes"])
+    ex = s.client()
+    assert ex.execute_command("AI._EXEC.HELLO", "CPU", os.getpid(), "TORCH") == b"OK"
+    result = {}
+
+    def run():
+        result["r"] = s.client().execute_command("AI.MODELSTORE", "m", "TORCH", "CPU", "TAG", "v",
+                                                 "BLOB", b"zip")
+
+    th = threading.Thread(target=run)
+    th.start()
+    (job,) = ex.execute_command("AI._EXEC.PULL", 1, 5000)
+    assert job[1] == b"LOAD"
+    ex.execute_command("AI._EXEC.DONE", job[0], 0)
+    th.join(10)
+    assert result["r"] == b"OK"
+    ex.close()
+    c = restart(s)
+    assert c.execute_command("AI.MODELGET", "m", "BLOB") == b"zip"
+    assert c.execute_command("AI.MODELGET", "m", "META")[4:6] == [b"tag", b"v"]
