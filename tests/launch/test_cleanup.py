@@ -187,3 +187,21 @@ exp.start(ens, max_concurrent=3)
     runs = load_manifest(str(tmp_path / "drv"))["runs"]
     assert sorted(r["name"] for r in runs) == ["tree_0", "tree_1", "tree_2"]
     assert all(r["status"] is None and r["job_id"] for r in runs)
+
+
+def test_no_descriptor_leak_when_queued_members_are_cancelled(exp):
+    """Queued members of a saturated pool have their output files opened ahead of time;
+    cancelling them closes those files."""
+    from conftest import wait_until
+
+    me = psutil.Process()
+    warm = exp.create_model("warm", exp.create_run_settings("true"))
+    exp.start(warm)  # engine, spawners and watchdog exist from here on
+    before = me.num_fds()
+    ens = exp.create_ensemble("held", run_settings=exp.create_run_settings("sleep", exe_args=["30"]),
+                              replicas=20)
+    exp.start(ens, block=False, max_concurrent=1)
+    assert wait_until(lambda: me.num_fds() > before + 4, 5.0)  # prepared-ahead files are open
+    exp.stop(ens)
+    assert exp.get_status(ens) == [S.STATUS_CANCELLED] * 20
+    assert wait_until(lambda: me.num_fds() <= before + 2, 5.0), (before, me.num_fds())

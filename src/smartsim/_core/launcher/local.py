@@ -2,27 +2,33 @@
 
 Design
 ------
-* **One thread does it all.** A single long-lived daemon thread (``smartsim-launcher``)
-  owns an ``epoll`` set holding a *pidfd* per running member plus a wake-up pipe. It sleeps
-  in ``epoll_wait`` until a member exits or another thread hands it work, reaps exactly the
-  members whose pidfd fired (``waitpid(pid, WNOHANG)`` on that pid only, never
-  ``waitpid(-1)``, so it cannot steal the exit status of the user's own subprocesses) and
-  immediately starts the next queued member of that concurrency pool. There is no polling
-  interval anywhere: a member that exits is seen within microseconds and a blocking
-  ``start`` returns as soon as the last member ends.
-* **Concurrency pools.** Every task belongs to a ``Pool`` with a cap; queued tasks wait in
-  the pool's FIFO and are spawned from the engine thread when a slot frees up.
+* **One waiter reaps everything.** A single long-lived daemon thread (``smartsim-launcher``,
+  the engine) owns an ``epoll`` set holding a *pidfd* per running member plus a wake-up
+  pipe. It sleeps in ``epoll_wait`` until a member exits or another thread hands it work,
+  reaps exactly the members whose pidfd fired (``waitpid(pid, WNOHANG)`` on that pid only,
+  never ``waitpid(-1)``, so it cannot steal the exit status of the user's own subprocesses)
+  and at once hands the next queued member of that concurrency pool to a spawner. There is
+  no polling interval anywhere: a member that exits is seen within microseconds and a
+  blocking ``start`` returns as soon as the last member ends. All bookkeeping (statuses,
+  pools, timers) happens in this thread.
+* **Spawner threads** do the blocking part of a launch: ``_posixsubprocess.fork_exec`` (the
+  C core behind ``subprocess.Popen``) with pre-encoded argv/env lists, ``vfork`` allowed,
+  stdin ``/dev/null``, stdout/stderr the member's ``.out``/``.err``, every other descriptor
+  closed. ``vfork`` suspends the calling thread until the child has exec'd (about a
+  millisecond on a loaded machine), so several spawners let launches overlap the way
+  ``xargs -P`` does. A spawner appends the member's ``launch`` line to the manifest journal
+  right after the fork, before the engine even hears of it. (Other Python versions, whose
+  private ``fork_exec`` signature differs, fall back to ``subprocess.Popen`` with the same
+  options.)
+* **Concurrency pools and prepare-ahead.** Every task belongs to a ``Pool`` with a cap;
+  queued tasks wait in the pool's FIFO. While a pool is saturated, preparer threads create
+  the next few members' directories and open their ``.out``/``.err``, so file-system latency
+  (milliseconds on a busy disk) is off the launch path.
 * **Process groups.** Every member starts in a new session (``setsid``), so it leads its own
   process group: ``stop`` signals the whole group (``SIGTERM``, then ``SIGKILL`` after a
   grace period), terminal Ctrl-C reaches only the driver (which then ends the members
   itself), and a stopped member's leftovers are killed with ``SIGKILL`` *before* the
   leader is reaped, while its zombie still pins the pgid so it cannot be recycled.
-* **Spawning.** ``_posixsubprocess.fork_exec`` (the C core behind ``subprocess.Popen``),
-  called with pre-encoded argv/env lists, ``vfork`` allowed, stdin ``/dev/null``,
-  stdout/stderr the member's ``.out``/``.err``, all other descriptors closed. With no
-  ``preexec_fn`` CPython uses ``vfork``, which costs the same whatever the size of the
-  driver. Other Python versions (whose private signature differs) fall back to
-  ``subprocess.Popen`` with the same options.
 
 Why a watchdog process and not ``PR_SET_PDEATHSIG``
 ---------------------------------------------------
@@ -40,12 +46,14 @@ in a ``preexec_fn`` was measured and rejected:
 Instead the first launch starts one tiny watchdog per driver process
 (``_watchdog.py``: standard library only, ``python -I -S``, its own session so Ctrl-C
 in the terminal does not reach it). The engine writes ``+pgid``/``-pgid`` to its stdin as
-members start and are reaped (non-blocking, batched per loop turn). The watchdog waits on
-a pidfd of the driver; when the driver is gone, however it died, it sends ``SIGTERM`` to
+members start and are reaped (non-blocking, batched over at most 5 ms). The watchdog waits
+on a pidfd of the driver; when the driver is gone, however it died, it sends ``SIGTERM`` to
 every registered group and to every process whose environment carries this driver's
-launch token (inherited by members and their descendants, which also covers a member
-forked in the microseconds before its ``+`` line), waits up to one second, then
-``SIGKILL``s what is left and exits. Members cost nothing extra to launch.
+launch token ``_SMARTSIM_LAUNCH_TOKEN`` (inherited by members and their descendants, which
+also covers a member forked just before its ``+`` line was sent, and grandchildren that left
+the group with ``setsid``), waits up to one second, then ``SIGKILL``s what is left and
+exits. Members cost nothing extra to launch; a driver killed with ``SIGKILL`` leaves nothing
+running about a second later.
 """
 from __future__ import annotations
 
@@ -291,7 +299,7 @@ class LocalLauncher:
         self._spawn_q: "queue_t" = _SimpleQueue()
         self._spawned: "queue_t" = _SimpleQueue()
         self._spawners: t.List[threading.Thread] = []
-        self._n_spawners = max(2, min(8, os.cpu_count() or 2))
+        self._n_spawners = max(4, min(8, 2 * (os.cpu_count() or 2)))
         self._prep_q: "queue_t" = _SimpleQueue()
         self._preparers: t.List[threading.Thread] = []
         self._held = 0  # tasks holding prepared output files (bounded: descriptors)
