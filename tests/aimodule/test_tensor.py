@@ -200,3 +200,26 @@ def test_tensorset_in_multi_and_copy_rename(r):
     assert p.execute() == [b"OK", [1]]
     r.rename("a", "b")
     assert r.execute_command("AI.TENSORGET", "b", "VALUES") == [1]
+
+
+def test_overwrite_semantics(r):
+    """Overwriting a tensor: new contents, WATCH is invalidated, a TTL is dropped (as SET does)."""
+    r.execute_command("AI.TENSORSET", "w", "INT8", 1, 2, 3, "VALUES", *range(6))
+    r.execute_command("AI.TENSORSET", "w", "DOUBLE", 2, "VALUES", 1, 2)  # fewer dims, in place
+    assert r.execute_command("AI.TENSORGET", "w", "META") == [b"dtype", b"DOUBLE", b"shape", [2]]
+    r.execute_command("AI.TENSORSET", "w", "INT16", 1, 1, 1, 1, 2, "VALUES", 5, 6)  # more dims
+    assert r.execute_command("AI.TENSORGET", "w", "META", "VALUES") == [
+        b"dtype", b"INT16", b"shape", [1, 1, 1, 1, 2], b"values", [5, 6]]
+    with r.pipeline() as p:
+        p.watch("w")
+        other = r  # same server, different connection from the pool
+        other.execute_command("AI.TENSORSET", "w", "INT16", 1, 1, 1, 1, 2, "VALUES", 7, 8)
+        p.multi()
+        p.execute_command("AI.TENSORGET", "w", "VALUES")
+        with pytest.raises(redis.WatchError):
+            p.execute()
+    r.expire("w", 100)
+    assert r.ttl("w") > 0
+    r.execute_command("AI.TENSORSET", "w", "INT16", 2, "VALUES", 1, 2)
+    assert r.ttl("w") == -1
+    assert r.execute_command("AI.TENSORGET", "w", "VALUES") == [1, 2]

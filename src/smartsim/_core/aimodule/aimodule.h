@@ -50,6 +50,7 @@ typedef struct Tensor {
     int refcount;
     int dtype;
     int ndims;
+    int shape_cap; /* room for this many dims after the header */
     int64_t *shape;
     size_t len;    /* number of elements */
     size_t nbytes; /* blob size */

@@ -24,6 +24,7 @@
 #define REDISMODULE_KEYTYPE_MODULE 6
 
 #define REDISMODULE_POSTPONED_ARRAY_LEN -1
+#define REDISMODULE_NO_EXPIRE -1
 
 #define REDISMODULE_CTX_FLAGS_LUA (1 << 0)
 #define REDISMODULE_CTX_FLAGS_MULTI (1 << 1)
@@ -105,6 +106,7 @@ typedef struct RedisModuleTypeMethods {
     X(void, CloseKey, (RedisModuleKey * kp))                                                       \
     X(int, KeyType, (RedisModuleKey * kp))                                                         \
     X(int, DeleteKey, (RedisModuleKey * key))                                                      \
+    X(mstime_t, GetExpire, (RedisModuleKey * key))                                                 \
     X(int, ReplyWithError, (RedisModuleCtx * ctx, const char *err))                                \
     X(int, ReplyWithSimpleString, (RedisModuleCtx * ctx, const char *msg))                         \
     X(int, ReplyWithLongLong, (RedisModuleCtx * ctx, long long ll))                                \

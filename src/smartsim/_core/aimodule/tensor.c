@@ -94,6 +94,7 @@ static Tensor *tensor_alloc(int dtype, const int64_t *shape, int ndims, size_t l
     t->refcount = 1;
     t->dtype = dtype;
     t->ndims = ndims;
+    t->shape_cap = ndims > 0 ? ndims : 1;
     t->shape = (int64_t *)(t + 1);
     if (ndims > 0)
         memcpy(t->shape, shape, sizeof(int64_t) * (size_t)ndims);
@@ -379,6 +380,32 @@ static int cmd_tensorset(RedisModuleCtx *ctx, RedisModuleString **argv, int argc
     if (!t) {
         RedisModule_CloseKey(key);
         return RedisModule_ReplyWithError(ctx, err ? err : "ERR could not create tensor");
+    }
+    if (type == REDISMODULE_KEYTYPE_MODULE) {
+        /* Overwriting a tensor nobody else references (no queued job holds it) and without a
+         * TTL: swap the contents in place. Same result as ModuleTypeSetValue (which deletes and
+         * re-adds the key), without the keyspace churn; CloseKey signals the modification. */
+        Tensor *old = RedisModule_ModuleTypeGetValue(key);
+        if (__atomic_load_n(&old->refcount, __ATOMIC_ACQUIRE) == 1 && t->ndims <= old->shape_cap &&
+            RedisModule_GetExpire(key) == REDISMODULE_NO_EXPIRE) {
+            if (old->blobstr)
+                RedisModule_FreeString(NULL, old->blobstr);
+            if (old->data)
+                RedisModule_Free(old->data);
+            old->dtype = t->dtype;
+            old->ndims = t->ndims;
+            if (t->ndims > 0)
+                memcpy(old->shape, t->shape, sizeof(int64_t) * (size_t)t->ndims);
+            old->len = t->len;
+            old->nbytes = t->nbytes;
+            old->data = t->data;
+            old->blobstr = t->blobstr;
+            RedisModule_Free(t);
+            RedisModule_CloseKey(key);
+            RedisModule_ReplyWithSimpleString(ctx, "OK");
+            RedisModule_ReplicateVerbatim(ctx);
+            return REDISMODULE_OK;
+        }
     }
     if (RedisModule_ModuleTypeSetValue(key, TensorType, t) != REDISMODULE_OK) {
         tensor_decref(t);
