@@ -95,6 +95,8 @@ class DBConnection:
                             ("SR_CMD_TIMEOUT", self.cmd_timeout)):
             if value < 0:
                 raise RedisRuntimeError(f"{name} must be non-negative, not {value:g}")
+        # SSDB_PASSWORD (suffixed like SSDB): set by the Orchestrator for a password-protected DB
+        self.password = cfg._resolve_string("SSDB_PASSWORD", "")
         spec = cfg._resolve_string("SSDB", "")
         if not spec.strip():
             raise RedisConnectionError(
@@ -135,6 +137,8 @@ class DBConnection:
         else:
             sock = socket.create_connection((node.host, node.port), timeout=timeout)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if self.password:
+            _auth(sock, self.password, node.address)
         return _resp.Conn(sock, node.address)
 
     def _connect(self, node: Node, initial: bool = False) -> _resp.Conn:
@@ -342,6 +346,26 @@ class DBConnection:
 def _same_host(a: str, b: str) -> bool:
     local = {"localhost", "127.0.0.1", "::1"}
     return a in local and b in local
+
+
+def _auth(sock: socket.socket, password: str, address: str) -> None:
+    """``AUTH`` on a fresh socket (before it is wrapped); refused -> RedisConnectionError."""
+    pw = password.encode()
+    try:
+        sock.sendall(b"*2\r\n$4\r\nAUTH\r\n$%d\r\n%s\r\n" % (len(pw), pw))
+        reply = b""
+        while not reply.endswith(b"\r\n"):
+            part = sock.recv(512)
+            if not part:
+                break
+            reply += part
+    except OSError:
+        sock.close()
+        raise
+    if not reply.startswith(b"+OK"):
+        sock.close()
+        raise RedisConnectionError(f"Could not authenticate to the database at {address}: "
+                                   f"{reply.decode(errors='replace').strip() or 'connection closed'}")
 
 
 def _os_text(exc: t.Optional[BaseException]) -> str:

@@ -1,0 +1,289 @@
+"""The controller's database hooks: start orchestrators, wrap colocated models, and hand
+every launched entity its database environment.
+
+The controller calls three functions (all else stays here):
+
+* ``start_databases(ctrl, orchestrators, kill_on_interrupt)`` from ``Controller.start``,
+  before the models of the same call are prepared: launches the shards, waits until the
+  databases answer (cluster formed), starts the executor sidecars;
+* ``colocated_argv(ctrl, model, argv)`` from ``Controller._model_tasks`` for a model with
+  ``colocated_db_settings``: the wrapped command line that starts its database first;
+* ``on_stop(ctrl, entity)`` from ``Controller.stop`` (sidecars of a stopped database).
+
+The environment is added by ``DBRegistry.env_for``, registered as one of the controller's
+``env_hooks`` the first time a database is started or a colocated model is launched:
+``SSDB``/``SR_DB_TYPE`` (+ ``_<db_identifier>`` copies), ``SSKEYIN``/``SSKEYOUT`` and
+``SSDB_PASSWORD`` for a password-protected database, as SmartSim 0.8's
+``Controller._prep_entity_client_env`` sets them.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+import typing as t
+
+from .._core.server import config as _config
+from .._core.server import discovery as _discovery
+from .._core.server import net as _net
+from ..error import EntityRunningError, SmartSimError, SSDBIDConflictError, SSInternalError
+from ..log import get_logger
+from .orchestrator import (CLUSTERED, STANDALONE, Orchestrator, _module_args, db_suffix,
+                           executor_argv, executor_wanted, start_timeout)
+
+if t.TYPE_CHECKING:
+    from .._core.control.controller import Controller
+    from ..entity.model import Model
+
+logger = get_logger(__name__)
+
+WRAPPER = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "_core", "server",
+                       "colocated.py")
+
+
+def is_orchestrator(obj: t.Any) -> bool:
+    return isinstance(obj, Orchestrator)
+
+
+def shard_names(orc: Orchestrator) -> t.List[str]:
+    return [node.name for node in orc.entities]
+
+
+class DBRegistry:
+    """The databases one controller started, and the environment they imply."""
+
+    def __init__(self) -> None:
+        self.dbs: t.List[Orchestrator] = []
+        self._env_key: t.Optional[t.Tuple[t.Any, ...]] = None
+        self._env: t.Dict[str, str] = {}
+
+    def add(self, orc: Orchestrator) -> None:
+        if orc not in self.dbs:
+            self.dbs.append(orc)
+
+    def active(self) -> t.List[Orchestrator]:
+        return [orc for orc in self.dbs if orc._running()]
+
+    def db_env(self) -> t.Dict[str, str]:
+        """``SSDB<suffix>``/``SR_DB_TYPE<suffix>`` (and password) of the running databases."""
+        active = self.active()
+        key = tuple((id(orc), orc._launch.generation if orc._launch else 0) for orc in active)
+        if key != self._env_key:
+            env: t.Dict[str, str] = {}
+            for orc in active:
+                suffix = db_suffix(orc.db_identifier)
+                addresses = orc._get_address()
+                if not addresses:
+                    continue
+                env[f"SSDB{suffix}"] = ",".join(addresses[:128])
+                env[f"SR_DB_TYPE{suffix}"] = CLUSTERED if len(addresses) > 1 else STANDALONE
+                if orc.password:
+                    env[f"SSDB_PASSWORD{suffix}"] = orc.password
+            self._env, self._env_key = env, key
+        return self._env
+
+    def env_for(self, entity: t.Any) -> t.Dict[str, str]:
+        env = dict(self.db_env())
+        incoming = _incoming_names(entity)
+        if incoming:
+            env["SSKEYIN"] = ",".join(incoming)
+        query = getattr(entity, "query_key_prefixing", None)
+        if query is not None and query():
+            env["SSKEYOUT"] = entity.name
+        colo = _colocated_settings(entity)
+        if colo:
+            suffix = "_" + colo["db_identifier"] if colo.get("db_identifier") else ""
+            port, sock = colo.get("port"), colo.get("unix_socket")
+            if sock and port:
+                raise SSInternalError("Co-located was configured for both TCP/IP and UDS")
+            if port:
+                env[f"SSDB{suffix}"] = f"127.0.0.1:{port}"
+            elif sock:
+                env[f"SSDB{suffix}"] = f"unix://{sock}"
+            else:
+                raise SSInternalError("Colocated database was not configured for either TCP or UDS")
+            env[f"SR_DB_TYPE{suffix}"] = STANDALONE
+        return env
+
+
+def _incoming_names(entity: t.Any) -> t.List[str]:
+    owner = getattr(entity, "_owner", None)
+    if owner is not None and hasattr(entity, "_index"):  # a lazy ensemble member: no materialising
+        state = owner._states.get(entity._index)
+        incoming = state["incoming_entities"] if state is not None else getattr(owner, "_incoming", [])
+    else:
+        incoming = getattr(entity, "incoming_entities", None) or []
+    return [e.name for e in incoming]
+
+
+def _colocated_settings(entity: t.Any) -> t.Optional[t.Dict[str, t.Any]]:
+    owner = getattr(entity, "_owner", None)
+    if owner is not None and hasattr(entity, "_index"):
+        state = owner._states.get(entity._index)
+        rs = state["run_settings"] if state is not None else getattr(owner, "run_settings", None)
+    else:
+        rs = getattr(entity, "run_settings", None)
+    return getattr(rs, "colocated_db_settings", None) or None
+
+
+def registry(ctrl: "Controller") -> DBRegistry:
+    """The controller's registry; the first call adds its environment hook."""
+    reg = getattr(ctrl, "_db_registry", None)
+    if reg is None:
+        reg = DBRegistry()
+        ctrl._db_registry = reg  # type: ignore[attr-defined]
+        ctrl.env_hooks.append(reg.env_for)
+    return reg
+
+
+def active_databases(ctrl: "Controller") -> t.List[Orchestrator]:
+    reg = getattr(ctrl, "_db_registry", None)
+    return reg.active() if reg is not None else []
+
+
+# ------------------------------------------------------------------------------------------
+# standalone / sharded
+
+
+def start_databases(ctrl: "Controller", dbs: t.Sequence[Orchestrator], kill_on_interrupt: bool = True) -> None:
+    """Launch the shards of ``dbs`` and return once every database answers (cluster formed).
+
+    Raises before launching anything when a database is already running, its identifier is
+    in use by another running database (``SSDBIDConflictError``), or a port is taken."""
+    # pylint: disable=protected-access
+    from .._core.control.controller import _Batch, _EnvBase  # pylint: disable=import-outside-toplevel
+    from .._core.launcher.local import Task, install_sigint_handler  # pylint: disable=import-outside-toplevel
+
+    reg = registry(ctrl)
+    running = {id(orc) for orc in reg.active()}
+    ids: t.Dict[str, Orchestrator] = {orc.db_identifier: orc for orc in reg.active()}
+    for orc in dbs:
+        for node in orc.entities:
+            history = ctrl._runs.get(node.name)
+            if history and history[-1].live:
+                raise EntityRunningError(
+                    f"Orchestrator {orc.name!r} is already running (shard {node.name}, pid "
+                    f"{history[-1].pid}); stop it before starting it again")
+        other = ids.get(orc.db_identifier)
+        if other is not None and other is not orc:
+            raise SSDBIDConflictError(
+                f"Database identifier {orc.db_identifier} has already been used. Pass in a "
+                "unique name for db_identifier")
+        if id(orc) in running:
+            raise EntityRunningError(f"Orchestrator {orc.name!r} is already running")
+        ids[orc.db_identifier] = orc
+    prepared = [(orc, orc._prepare()) for orc in dbs]
+    env_base = _EnvBase(ctrl._engine.token)
+    env = env_base.encoded()
+    tasks: t.List[Task] = []
+    launches = []
+    for orc, shards in prepared:
+        mine = []
+        for node, argv in shards:
+            history = ctrl._runs.get(node.name)
+            base = os.path.join(orc.path, node.name)
+            task = Task(node.name, argv, orc.path, env, base + ".out", base + ".err", None,
+                        len(history) if history else 0, "DBNode", None, is_db=True)
+            mine.append(task)
+        tasks.extend(mine)
+        launches.append((orc, orc._begin(mine)))
+    ctrl._known.update(orc.name for orc in dbs)
+    ctrl.kill_on_interrupt = kill_on_interrupt
+    ctrl._ensure_exit_hook()
+    install_sigint_handler()
+    ctrl._manifest.event({
+        "event": "start", "time": time.time(), "entities": [orc.name for orc in dbs],
+        "members": len(tasks), "skipped": 0, "only_failed": False, "block": False,
+        "max_concurrent": None}, flush=True)
+    batch = _Batch(ctrl, tasks)
+    engine = ctrl._engine
+    with engine.cond:
+        for task in tasks:
+            task.owner = batch
+            ctrl._runs.setdefault(task.name, []).append(task)
+    t0 = time.perf_counter()
+    engine.submit(tasks)
+    try:
+        for orc, launch in launches:
+            orc._wait_ready(launch, start_timeout())
+            reg.add(orc)
+    except BaseException:
+        for orc, launch in launches:
+            orc._stopped()
+        engine.stop(tasks, 0.5)
+        engine.wait(tasks, 5.0)
+        ctrl._manifest.checkpoint()
+        raise
+    for orc, launch in launches:
+        orc._start_sidecars(launch, env)
+    logger.debug(f"databases {', '.join(orc.name for orc in dbs)} ready in "
+                 f"{time.perf_counter() - t0:.3f} s")
+
+
+def on_stop(ctrl: "Controller", entity: t.Any) -> None:
+    """``Controller.stop`` of an orchestrator: its sidecars go with it."""
+    if isinstance(entity, Orchestrator):
+        entity._stopped()
+
+
+# ------------------------------------------------------------------------------------------
+# colocated
+
+
+def colocated_argv(ctrl: "Controller", model: "Model", argv: t.List[str]) -> t.List[str]:
+    """The command line of a model with a colocated database: the wrapper that starts the
+    database, waits until it answers, runs ``argv`` and tears the database down."""
+    settings = model.run_settings.colocated_db_settings
+    assert settings
+    reg = registry(ctrl)
+    colo_id = settings.get("db_identifier") or ""
+    for orc in reg.active():
+        if (db_suffix(orc.db_identifier)[1:] or "") == colo_id:
+            raise SSDBIDConflictError(
+                f"Database identifier {colo_id} has already been used. Pass in a unique name "
+                "for db_identifier")
+    what = f"colocated database of model {model.name!r}"
+    server = _discovery.find_redis_server(settings.get("redis_server"))
+    module = _discovery.find_ai_module()
+    port = int(settings.get("port") or 0)
+    sock = settings.get("unix_socket") or None
+    extra = {str(k).replace("_", "-"): str(v) for k, v in (settings.get("extra_db_args") or {}).items()}
+    if sock:
+        _net.check_unix_socket_free(what, sock)
+        bind = [_net.LOOPBACK]
+        tcp_port = int(extra["port"]) if extra.get("port", "").isdigit() else 0
+    else:
+        ifname = settings.get("ifname") or "lo"
+        bind = _net.interface_addresses([_net.LOOPBACK] + ([ifname] if isinstance(ifname, str) else list(ifname)))
+        tcp_port = port
+    if tcp_port:
+        _net.check_ports_free(what, [(host, tcp_port) for host in bind])
+    path = os.fspath(model.path)
+    rai = settings.get("rai_args") or {}
+    cfg = _config.ShardConfig(
+        name=f"{model.name}-db", directory=path, port=port, bind=bind, unix_socket=sock,
+        socket_permissions=int(settings.get("socket_permissions") or 755), module=module,
+        module_args=_module_args(rai.get("threads_per_queue"), rai.get("inter_op_parallelism"),
+                                 rai.get("intra_op_parallelism")) if module else (),
+        settings=extra, logfile=os.path.join(path, f"{model.name}-db.log"))
+    redis_argv = _config.command_line(server.path, cfg)
+    executor = None
+    if module and executor_wanted() and settings.get("executor", True):
+        where = ["--socket", sock] if sock else ["--host", _net.LOOPBACK, "--port", str(port)]
+        executor = executor_argv(threads=rai.get("intra_op_parallelism")) + where + [
+            "--parent-pid", "{redis_pid}"]
+    pin = settings.get("custom_pinning")
+    spec = {
+        "name": model.name,
+        "argv": redis_argv,
+        "tcp": [[host, tcp_port] for host in bind] if tcp_port else [],
+        "unix_socket": sock,
+        "pin": [int(c) for c in str(pin).split(",") if c.strip()] if pin else None,
+        "executor": executor,
+        "log": cfg.logfile,
+        "timeout": start_timeout(),
+        "debug": bool(settings.get("debug")),
+        "address": f"unix://{sock}" if sock else f"127.0.0.1:{port}",
+    }
+    return [sys.executable, "-I", "-S", WRAPPER, json.dumps(spec, separators=(",", ":")), "--", *argv]
