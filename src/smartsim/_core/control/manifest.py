@@ -17,8 +17,9 @@ or is killed leaves every line written up to that moment:
   "elapsed"[, "error"]}`` when it ends (``Cancelled`` also for members stopped before launch,
   with ``job_id`` null).
 
-``smartsim_manifest.json`` — the same history folded into one document (``runs`` in launch
-order, each with ``launched_at``/``ended_at`` as ISO-8601 and epoch seconds), rewritten at
+``smartsim_manifest.json`` — the same history folded into one document: ``runs`` in launch
+order (give or take members launched at the same instant by different spawner threads),
+each with ``launched_at``/``ended_at`` as ISO-8601 and epoch seconds; rewritten at
 checkpoints (end of a blocking ``start``, ``stop``, ``poll``, interpreter exit). Runs whose
 driver died before they ended have ``status`` ``null`` ("unknown: the driver stopped
 recording").
