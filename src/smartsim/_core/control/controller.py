@@ -46,7 +46,6 @@ _RUNNING = SmartSimStatus.STATUS_RUNNING
 _TERMINAL = frozenset((_COMPLETED, _FAILED, _CANCELLED))
 
 SUMMARY_HEADERS = ["Name", "Entity-Type", "JobID", "RunID", "Time", "Status", "Returncode"]
-_EXIT_STATUS = SmartSimStatus  # re-exported for type hints
 
 EnvHook = t.Callable[[SmartSimEntity], t.Mapping[str, str]]
 
