@@ -134,8 +134,9 @@ class RedisServer:
     def start(self, timeout=None):
         if timeout is None:
             timeout = 120 if os.environ.get("AIMODULE_SERVER_WRAPPER") else 15
-        self.proc = subprocess.Popen(self.command_line(), stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL, cwd=self.dir)
+        with open(self.dir / f"stderr-{self.port}.log", "ab") as err:
+            self.proc = subprocess.Popen(self.command_line(), stdout=subprocess.DEVNULL,
+                                         stderr=err, cwd=self.dir)
         deadline = time.time() + timeout
         while time.time() < deadline:
             if self.proc.poll() is not None:
@@ -148,10 +149,13 @@ class RedisServer:
         raise RuntimeError(f"redis-server did not start: {self.log_tail()}")
 
     def log_tail(self, n=4000):
-        try:
-            return self.logfile.read_text()[-n:]
-        except OSError:
-            return ""
+        out = ""
+        for f in (self.logfile, self.dir / f"stderr-{self.port}.log"):
+            try:
+                out += f.read_text(errors="replace")[-n:]
+            except OSError:
+                pass
+        return out
 
     def client(self, **kw) -> redis.Redis:
         kw.setdefault("socket_timeout", 30)

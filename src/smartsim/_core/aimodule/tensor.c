@@ -207,15 +207,23 @@ static int set_value_ll(Tensor *t, char *data, size_t i, long long v) {
     }
 }
 
+/* Element loads go through memcpy: a retained argument string need not be 8-byte aligned. */
+#define LOAD_AS(type, data, i)                                                                     \
+    __extension__({                                                                                \
+        type v_;                                                                                   \
+        memcpy(&v_, (data) + (i) * sizeof(type), sizeof(type));                                   \
+        v_;                                                                                        \
+    })
+
 static long long get_value_ll(const Tensor *t, const char *data, size_t i) {
     switch (t->dtype) {
-    case DT_INT8: return ((const int8_t *)data)[i];
-    case DT_INT16: return ((const int16_t *)data)[i];
-    case DT_INT32: return ((const int32_t *)data)[i];
-    case DT_INT64: return ((const int64_t *)data)[i];
-    case DT_UINT8: return ((const uint8_t *)data)[i];
-    case DT_UINT16: return ((const uint16_t *)data)[i];
-    case DT_BOOL: return ((const uint8_t *)data)[i];
+    case DT_INT8: return LOAD_AS(int8_t, data, i);
+    case DT_INT16: return LOAD_AS(int16_t, data, i);
+    case DT_INT32: return LOAD_AS(int32_t, data, i);
+    case DT_INT64: return LOAD_AS(int64_t, data, i);
+    case DT_UINT8: return LOAD_AS(uint8_t, data, i);
+    case DT_UINT16: return LOAD_AS(uint16_t, data, i);
+    case DT_BOOL: return LOAD_AS(uint8_t, data, i);
     default: return 0;
     }
 }
@@ -436,10 +444,10 @@ static void reply_values(RedisModuleCtx *ctx, const Tensor *t) {
         }
     } else if (t->dtype == DT_FLOAT) {
         for (size_t i = 0; i < t->len; i++)
-            RedisModule_ReplyWithDouble(ctx, ((const float *)data)[i]);
+            RedisModule_ReplyWithDouble(ctx, LOAD_AS(float, data, i));
     } else if (t->dtype == DT_DOUBLE) {
         for (size_t i = 0; i < t->len; i++)
-            RedisModule_ReplyWithDouble(ctx, ((const double *)data)[i]);
+            RedisModule_ReplyWithDouble(ctx, LOAD_AS(double, data, i));
     } else {
         for (size_t i = 0; i < t->len; i++)
             RedisModule_ReplyWithLongLong(ctx, get_value_ll(t, data, i));
