@@ -17,6 +17,8 @@
 
 #define NO_EXECUTOR_GRACE_MS 2000
 #define MAX_PULL_JOBS 4096
+/* A store waits at most this long for the executor to validate (load) the blob. */
+#define LOAD_TIMEOUT_MS 120000
 
 enum { J_MODEL = 0, J_SCRIPT = 1, J_LOAD = 2 };
 enum { JS_QUEUED = 0, JS_RUNNING = 1, JS_DONE = 2 };
@@ -314,6 +316,9 @@ static int exec_reply_cb(RedisModuleCtx *ctx, RedisModuleString **argv, int argc
         return RedisModule_ReplyWithError(ctx, "ERR internal error");
     switch (j->result) {
     case R_TIMEDOUT:
+        if (j->kind == J_LOAD)
+            return RedisModule_ReplyWithError(
+                ctx, "ERR timed out waiting for the executor to load the model or script");
         return RedisModule_ReplyWithSimpleString(ctx, "TIMEDOUT");
     case R_ERR:
         return RedisModule_ReplyWithError(ctx, j->errmsg ? j->errmsg : "ERR execution failed");
@@ -385,7 +390,7 @@ int exec_submit_load(RedisModuleCtx *ctx, RedisModuleString *key, AIObj *obj) {
         const char *s = RedisModule_StringPtrLen(key, &l);
         j->key = RedisModule_CreateString(NULL, s, l);
     }
-    job_submit(ctx, j, 0);
+    job_submit(ctx, j, LOAD_TIMEOUT_MS);
     return REDISMODULE_OK;
 }
 
