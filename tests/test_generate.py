@@ -673,3 +673,31 @@ def test_no_leftover_temporary_files(exp, rs, src):
                  if f.endswith(".ssgen-tmp")]
     assert leftovers == []
     assert len(os.listdir(os.path.join(exp.exp_path, "ens"))) == 40
+
+
+def test_generate_progress_bar_reports_counts(tmp_path, capsys):
+    """progress=True shows a bar with the member count once generation runs long enough."""
+    from smartsim import Experiment
+    from smartsim._core.generation import generator as gen_mod
+
+    exp = Experiment("progress", exp_path=str(tmp_path / "exp"))
+    rs = exp.create_run_settings("echo")
+    ens = exp.create_ensemble("p", params={"a": list(range(50)), "b": list(range(20))}, run_settings=rs)
+    template = tmp_path / "in.txt"
+    template.write_text("a=;a; b=;b;\n")
+    ens.attach_generator_files(to_configure=[str(template)])
+    original = gen_mod.ProgressBar.__init__
+
+    def no_delay(self, *args, **kwargs):
+        kwargs["delay"] = 0.0
+        original(self, *args, **kwargs)
+
+    gen_mod.ProgressBar.__init__ = no_delay
+    try:
+        exp.generate(ens, progress=True)
+    finally:
+        gen_mod.ProgressBar.__init__ = original
+    out = capsys.readouterr().out
+    assert "Generating" in out
+    assert "1000/1" in out  # done/total (rich may truncate a narrow line)
+    assert (tmp_path / "exp" / "p" / "p_999" / "in.txt").read_text() == "a=49 b=19\n"

@@ -104,10 +104,13 @@ class Experiment:
 
     # -- generation ---------------------------------------------------------------------
     def generate(self, *args: t.Any, tag: t.Optional[str] = None, overwrite: bool = False,
-                 verbose: bool = False) -> None:
+                 verbose: bool = False, progress: t.Optional[bool] = None) -> None:
         """Create ``exp_path/<entity>/`` (and ``exp_path/<ensemble>/<member>/``) with the
-        entities' copied, symlinked and configured files."""
-        generator = Generator(self.exp_path, overwrite=overwrite, verbose=verbose)
+        entities' copied, symlinked and configured files.
+
+        ``progress``: show a progress bar (default: only on a terminal, for long runs).
+        """
+        generator = Generator(self.exp_path, overwrite=overwrite, verbose=verbose, progress=progress)
         if tag is not None:
             generator.set_tag(tag)
         generator.generate_experiment(*args)

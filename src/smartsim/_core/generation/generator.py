@@ -22,11 +22,15 @@ from ...entity.model import Model
 from ...error import (EntityExistsError, EntityTypeError, GeneratorFileExistsError,
                       GeneratorFileNotFoundError, ParameterWriterError)
 from ...log import get_logger
+from ..control.progress import ProgressBar, progress_wanted
 from . import paramlog
 
 logger = get_logger(__name__)
 
 _TEMPLATE_SNIFF = 1 << 16
+# members rendered per call into the C core: large enough to amortise the call, small
+# enough for the progress bar to move smoothly
+_RENDER_CHUNK = 2048
 
 
 class _TemplateSet(t.NamedTuple):
@@ -61,8 +65,12 @@ def _read_template(path: str) -> _Source:
 class Generator:
     """Creates the experiment directory tree and each entity's files."""
 
-    def __init__(self, gen_path: str, overwrite: bool = False, verbose: bool = True) -> None:
+    def __init__(self, gen_path: str, overwrite: bool = False, verbose: bool = True,
+                 progress: t.Optional[bool] = None) -> None:
         self.gen_path = os.fspath(gen_path)
+        self.progress = progress
+        self._bar: t.Optional[ProgressBar] = None
+        self._done = 0
         self.overwrite = overwrite
         self.verbose = verbose
         self.tag = ";"
@@ -170,6 +178,8 @@ class Generator:
         os.makedirs(self.gen_path, exist_ok=True)
         with open(self.log_file, mode="w", encoding="utf-8") as log_file:
             log_file.write(f"Generation start date and time: {datetime.now().strftime('%d/%m/%Y %H:%M:%S')}\n")
+        total = sum(len(ens) for ens in ensembles) + len(models)
+        self._bar = ProgressBar("Generating", total, enabled=progress_wanted(self.progress))
         try:
             for db in dbs:
                 self._gen_orchestrator_dir(db)
@@ -181,11 +191,18 @@ class Generator:
                 model.path = dst
                 self._place_files(model.files, dst)
                 self._configure_single(model.name, model.params, model.files, dst)
+                self._advance(1)
         finally:
+            self._bar.close()
             if self._log_entries:
                 with open(self.log_file, mode="a", encoding="utf-8") as log_file:
                     log_file.write("".join(self._log_entries))
                 self._log_entries.clear()
+
+    def _advance(self, n: int) -> None:
+        self._done += n
+        if self._bar is not None:
+            self._bar.update(done=self._done)
 
     def _check_ensemble(self, ens: Ensemble) -> None:
         self._check_files(ens._files, f"ensemble {ens.name}")
@@ -253,12 +270,14 @@ class Generator:
             state["path"] = None if state["path"] is None else dst
             self._place_files(state["files"], dst)
             self._configure_single(name, state["params"], state["files"], dst)
+            self._advance(1)
         for model in ens._added.values():
             dst = os.path.join(ens_dir, model.name)
             self._prepare_dir(dst)
             model.path = dst
             self._place_files(model.files, dst)
             self._configure_single(model.name, model.params, model.files, dst)
+            self._advance(1)
 
     def _render_expanded(self, ens: Ensemble, positions: np.ndarray, ens_dir: str) -> None:
         """All not-yet-materialised expanded members in one pass per parameter pattern."""
@@ -276,22 +295,27 @@ class Generator:
             groups = [(np.ones(len(names), dtype=bool), np.arange(len(positions)))]
         if files:
             self._place_members(files, [os.path.join(ens_dir, f"{ens.name}_{i}") for i in positions.tolist()])
-        for present, rows in groups:
+        for present, group_rows in groups:
             cols = [j for j in range(len(names)) if present[j]]
             known = frozenset(names[j] for j in cols)
-            member_ids = positions[rows].tolist()
-            dirs = [prefix + str(i).encode() for i in member_ids]
-            sub_index = np.ascontiguousarray(index[rows][:, cols])
             values = [ens.encoded_values()[j] for j in cols]
-            if files and files.tagged:
-                tset = self._templates(files, known)
+            tset = self._templates(files, known) if files and files.tagged else None
+            if tset is not None:
                 col_of = {names[j]: k for k, j in enumerate(cols)}
                 slot_columns = [[col_of[s] for s in tpl.slots] for tpl in tset.compiled]
-                logs = self._member_logs(ens.name, member_ids, tset, sub_index, cols, ens)
-                render.render_members(tset.compiled, tset.out_names, dirs, sub_index, slot_columns,
-                                      values, tset.subdirs, logs, PARAMS_LOG_NAME.encode(), True)
-            else:
-                render.render_members([], [], dirs, sub_index, [], values, None, None, None, True)
+            for start in range(0, len(group_rows), _RENDER_CHUNK):
+                rows = group_rows[start:start + _RENDER_CHUNK]
+                member_ids = positions[rows].tolist()
+                dirs = [prefix + str(i).encode() for i in member_ids]
+                sub_index = np.ascontiguousarray(index[rows][:, cols])
+                if tset is not None:
+                    logs = self._member_logs(ens.name, member_ids, tset, sub_index, cols, ens)
+                    render.render_members(tset.compiled, tset.out_names, dirs, sub_index, slot_columns,
+                                          values, tset.subdirs, logs,
+                                          PARAMS_LOG_NAME.encode() if logs else None, True)
+                else:
+                    render.render_members([], [], dirs, sub_index, [], values, None, None, None, True)
+                self._advance(len(rows))
 
     def _place_members(self, files: EntityFiles, dirs: t.List[str]) -> None:
         if not (files.copy or files.link):
