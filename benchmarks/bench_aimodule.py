@@ -6,7 +6,9 @@ pre-encoded and pipelined, replies read back as raw bytes (no client-side parsin
     python benchmarks/bench_aimodule.py [--module path/to/redisai.so] [--redis-server BIN]
                                         [--pipeline 100] [--seconds 2] [--sizes 1K,64K,16M]
 
-Prints ops/s, MB/s and the ratio time(AI.*) / time(SET|GET) per size (goal: <= 1.2).
+Prints ops/s, MB/s and the ratio time(AI.*) / time(SET|GET) per size (goal: <= 1.2), plus the
+server's own CPU time per operation (from /proc, so less sensitive to other load on the host)
+and its ratio.
 """
 import argparse
 import os
@@ -78,6 +80,16 @@ def bulk_reply_len(n):
     return len(b"$%d\r\n" % n) + n + 2
 
 
+def server_cpu_s(pid):
+    """utime + stime of the server process, in seconds (Linux /proc)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except OSError:
+        return float("nan")
+
+
 def parse_size(s):
     s = s.strip().upper()
     mult = {"K": 1 << 10, "M": 1 << 20}.get(s[-1], 1)
@@ -113,7 +125,8 @@ def main():
                 time.sleep(0.05)
         version = c.call("INFO", "server").split(b"redis_version:")[1].split(b"\r\n")[0].decode()
         print(f"redis-server {version}, module {module}")
-        print(f"{'size':>6} {'depth':>5} {'op':<14} {'ops/s':>10} {'MB/s':>9} {'ratio':>6}")
+        print(f"{'size':>6} {'depth':>5} {'op':<14} {'ops/s':>10} {'MB/s':>9} {'ratio':>6} "
+              f"{'srv us/op':>9} {'srv ratio':>9}")
         results = []
         for size in [parse_size(x) for x in args.sizes.split(",")]:
             depth = max(1, min(args.pipeline, args.max_pipeline_bytes // size))
@@ -130,6 +143,8 @@ def main():
             ts_p = b"".join(encode("AI.TENSORSET", "t" + k, "FLOAT", str(nfloat), "BLOB", data) for k in keys)
             tg_p = b"".join(encode("AI.TENSORGET", "t" + k, "BLOB") for k in keys)
             best = {"SET": float("inf"), "GET": float("inf"), "TS": float("inf"), "TG": float("inf")}
+            cpu = {k: 0.0 for k in best}
+            nops = {k: 0 for k in best}
             plan = [("SET", set_p, ok_len), ("TS", ts_p, ok_len), ("GET", get_p, bulk_len),
                     ("TG", tg_p, bulk_len)]
             for _, p, n in plan:  # warm up, creates the keys
@@ -138,17 +153,25 @@ def main():
             rounds = 0
             while rounds < 3 or time.perf_counter() < t_end:
                 for name, p, n in plan:
+                    c0 = server_cpu_s(proc.pid)
                     t0 = time.perf_counter()
                     c.roundtrip(p, n)
                     best[name] = min(best[name], time.perf_counter() - t0)
+                    cpu[name] += server_cpu_s(proc.pid) - c0
+                    nops[name] += depth
                 rounds += 1
             t_set, t_ts, t_get, t_tg = best["SET"], best["TS"], best["GET"], best["TG"]
             label = f"{size >> 20}M" if size >= 1 << 20 else f"{size >> 10}K"
-            for op, t, base in (("SET", t_set, None), ("AI.TENSORSET", t_ts, t_set),
-                                ("GET", t_get, None), ("AI.TENSORGET", t_tg, t_get)):
+            us = {k: 1e6 * cpu[k] / max(nops[k], 1) for k in cpu}
+            for op, t, base, key, bkey in (("SET", t_set, None, "SET", None),
+                                           ("AI.TENSORSET", t_ts, t_set, "TS", "SET"),
+                                           ("GET", t_get, None, "GET", None),
+                                           ("AI.TENSORGET", t_tg, t_get, "TG", "GET")):
                 ops = depth / t
                 ratio = f"{t / base:.2f}" if base else ""
-                print(f"{label:>6} {depth:>5} {op:<14} {ops:>10.0f} {ops * size / 1e6:>9.0f} {ratio:>6}")
+                sratio = f"{us[key] / us[bkey]:.2f}" if bkey and us[bkey] > 0 else ""
+                print(f"{label:>6} {depth:>5} {op:<14} {ops:>10.0f} {ops * size / 1e6:>9.0f} {ratio:>6} "
+                      f"{us[key]:>9.2f} {sratio:>9}")
                 if base:
                     results.append((label, op, t / base))
         worst = max(r for _, _, r in results)
