@@ -97,6 +97,14 @@ EXEC_ERRORS = [
      b"-ERR Input count must be a positive integer\r\n"),
     (("AI.MODELEXECUTE", "m", "INPUTS", 9, "x", "OUTPUTS", 1, "y"),
      b"-ERR number of input keys to AI.MODELEXECUTE command does not match the number of given arguments\r\n"),
+    (("AI.MODELEXECUTE", "m", "INPUTS", 2**63 - 1, "x", "OUTPUTS", 1, "y"),
+     b"-ERR number of input keys to AI.MODELEXECUTE command does not match the number of given arguments\r\n"),
+    (("AI.MODELEXECUTE", "m", "INPUTS", 1, "x", "OUTPUTS", 2**63 - 1, "y"),
+     b"-ERR number of output keys to AI.MODELEXECUTE command does not match the number of given arguments\r\n"),
+    (("AI.SCRIPTEXECUTE", "s", "f", "INPUTS", 2**63 - 1, "x"),
+     b"-ERR number of inputs to AI.SCRIPTEXECUTE command does not match the number of given arguments\r\n"),
+    (("AI.SCRIPTEXECUTE", "s", "f", "KEYS", 2**63 - 1, "x", "y"),
+     b"-ERR Number of pre declared KEYS to be used in the command does not match the number of given arguments\r\n"),
     (("AI.MODELEXECUTE", "m", "INPUTS", 1, "x", "OUTPUT", 1, "y"), b"-ERR OUTPUTS not specified\r\n"),
     (("AI.MODELEXECUTE", "m", "INPUTS", 1, "x", "OUTPUTS", -1, "y"),
      b"-ERR Output count must be a positive integer\r\n"),
@@ -173,6 +181,17 @@ def test_getkeys(r):
     assert gk("AI.SCRIPTRUN", "s", "fn", "INPUTS", "a", "$", "b", "OUTPUTS", "c") == [b"s", b"a", b"b", b"c"]
     assert gk("AI.TENSORSET", "t", "FLOAT", 1) == [b"t"]
     assert gk("AI.MODELSTORE", "m", "TORCH", "CPU", "BLOB", "x") == [b"m"]
+    # malformed counts never crash key extraction
+    for args in (("AI.MODELEXECUTE", "m", "INPUTS", 2**63 - 1, "a", "OUTPUTS", 1, "c"),
+                 ("AI.MODELEXECUTE", "m", "INPUTS", 1, "a", "OUTPUTS", 2**63 - 1, "c"),
+                 ("AI.MODELEXECUTE", "m", "INPUTS", -3, "a"),
+                 ("AI.SCRIPTEXECUTE", "s", "f", "INPUTS", 2**63 - 1, "a"),
+                 ("AI.SCRIPTRUN", "s"), ("AI.MODELRUN", "m")):
+        try:
+            r.command_getkeys(*args)
+        except redis.ResponseError:
+            pass
+    assert r.ping()
 
 
 # ------------------------------------------------------------------ protocol peer
@@ -238,6 +257,9 @@ def test_err_reply_and_stats(shared_server, r, pool):
 def test_done_with_bad_outputs_fails_job(shared_server, r, pool):
     setup_model(r)
     p = Peer(shared_server)
+    for n in (2**63 - 1, -1, 2**62):
+        with pytest.raises(redis.ResponseError):
+            p.c.execute_command("AI._EXEC.DONE", 1, n, "FLOAT", "1", b"\x00" * 4)
     fut = call_async(pool, shared_server, "AI.MODELEXECUTE", "m", "INPUTS", 1, "x", "OUTPUTS", 1, "y")
     (job,) = p.pull()
     with pytest.raises(redis.ResponseError, match="does not match its shape"):

@@ -496,7 +496,7 @@ static int modelexecute_keys(RedisModuleCtx *ctx, RedisModuleString **argv, int 
     if (argc <= pos)
         return REDISMODULE_ERR;
     if (RedisModule_StringToLongLong(argv[pos], &nout) != REDISMODULE_OK || nout < 0 ||
-        argc <= pos + nout)
+        nout >= argc - pos)
         return REDISMODULE_ERR;
     for (long long i = 4; i < 4 + nin; i++)
         RedisModule_KeyAtPos(ctx, (int)i);
@@ -528,7 +528,7 @@ static int cmd_modelexecute(RedisModuleCtx *ctx, RedisModuleString **argv, int a
     if (m->ninputs > 0 && (long long)m->ninputs != nin)
         return RedisModule_ReplyWithError(
             ctx, "Number of keys given as INPUTS here does not match model definition");
-    if (pos + nin > argc)
+    if (nin > argc - pos)
         return RedisModule_ReplyWithError(ctx, "ERR number of input keys to AI.MODELEXECUTE command "
                                                "does not match the number of given arguments");
     int in_pos = pos;
@@ -542,7 +542,7 @@ static int cmd_modelexecute(RedisModuleCtx *ctx, RedisModuleString **argv, int a
     if (m->noutputs > 0 && (long long)m->noutputs != nout)
         return RedisModule_ReplyWithError(
             ctx, "Number of keys given as OUTPUTS here does not match model definition");
-    if (pos + nout > argc)
+    if (nout > argc - pos)
         return RedisModule_ReplyWithError(ctx, "ERR number of output keys to AI.MODELEXECUTE command "
                                                "does not match the number of given arguments");
     int out_pos = pos;
@@ -1133,7 +1133,8 @@ static int cmd_exec_done(RedisModuleCtx *ctx, RedisModuleString **argv, int argc
         return reply_error_fmt(ctx, "ERR unknown job %s (timed out or cancelled)",
                                RedisModule_StringPtrLen(argv[1], NULL));
     long long n;
-    if (RedisModule_StringToLongLong(argv[2], &n) != REDISMODULE_OK || n < 0 || 3 + 3 * n != argc) {
+    if (RedisModule_StringToLongLong(argv[2], &n) != REDISMODULE_OK || n < 0 || n > argc ||
+        3 + 3 * n != argc) {
         job_count_error(j);
         job_complete(ctx, j, R_ERR, "ERR executor sent a malformed result");
         return RedisModule_ReplyWithError(ctx, "ERR malformed AI._EXEC.DONE");
