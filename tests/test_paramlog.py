@@ -10,7 +10,6 @@ module's mirror flag in step.  No corner case is excluded from the comparison.
 from __future__ import annotations
 
 import random
-import time
 import typing as t
 
 import pytest
@@ -71,7 +70,8 @@ BOOL_LIKE = ["True", "False", "TRUE", "true", "True ", " False"]
 EMPTYISH = ["", " ", "  ", "\t", "\u3000", "\u00a0", "\x0b", "\x1c"]
 STRINGS = [
     "abc", "x_y", "a b", "/path/to/file.txt", "param-1", "v1.2", "e", "fine", "tiny",
-    "a" * 80, "z" * 300, "ünïcödé", "e\u0301", "日本語", "ｆｕｌｌ", "🙂", "👩\u200d💻",
+    "a" * 80, "z" * 300, "ünïcödé", "e\u0301", "日本語", "ｆｕｌｌ", "🙂",
+    "👩\u200d💻",
     "\u200b", "a\u200bb", "\x00", "a\x07b", "tab\there", "\ufeff", "\u0301",
     # wcwidth's grapheme logic: trailing/leading ZWJ, spacing marks (Mc), viramas,
     # VS16, regional indicators, skin tones, C1 controls
@@ -102,7 +102,9 @@ def _rand_cell(r: random.Random, single_line: bool) -> str:
     if k < 0.60:
         return str(r.randint(-(10**9), 10**9))
     if k < 0.72:
-        return repr(r.uniform(-1e6, 1e6)) if r.random() < 0.5 else f"{r.uniform(0, 1):.{r.randint(0, 8)}f}"
+        if r.random() < 0.5:
+            return repr(r.uniform(-1e6, 1e6))
+        return f"{r.uniform(0, 1):.{r.randint(0, 8)}f}"
     if k < 0.80:
         return repr(r.choice([1e-9, 2.5e17, 1e300, 123.0, 5e-324]) * r.random())
     if k < 0.90:
@@ -162,7 +164,7 @@ def test_helpers_match_tabulate_internals():
     rank = {type(None): 0, bool: 1, int: 2, float: 3, str: 5}
     r = random.Random(99)
     corpus = ATOMS + [a + b for a in ATOMS[:60] for b in ATOMS[:60]]
-    corpus += [_rand_cell(r, single_line=False) for _ in range(3000)]
+    corpus += [_rand_cell(r, single_line=False) for _ in range(1000)]
     corpus += [format(r.uniform(-1e9, 1e9) * 10 ** r.randint(-300, 300), "g") for _ in range(300)]
     for s in corpus:
         expected = rank[tabulate_mod._type(s, has_invisible=False)]
@@ -171,7 +173,8 @@ def test_helpers_match_tabulate_internals():
         assert paramlog._afterpoint(s) == tabulate_mod._afterpoint(s), repr(s)
         assert paramlog._afterpoint_slow(s) == tabulate_mod._afterpoint(s), repr(s)
         if expected == 3:
-            assert paramlog._fmt_float(s) == tabulate_mod._format(s, float, "g", "", has_invisible=False)
+            expected_text = tabulate_mod._format(s, float, "g", "", has_invisible=False)
+            assert paramlog._fmt_float(s) == expected_text, repr(s)
 
 
 def test_empty_table(wide_mode):
@@ -182,23 +185,29 @@ def test_empty_table(wide_mode):
 
 def test_typical_parameter_tables(wide_mode):
     r = random.Random(20240501)
-    for _ in range(200):
+    for _ in range(80):
         n = r.randint(1, 40)
         check([(f"param_{i}", str(r.randint(0, 10**r.randint(1, 12)))) for i in range(n)])
         check([(f"param_{i}", repr(r.uniform(-1e3, 1e3))) for i in range(n)])
-        check([(f"p{i}", r.choice(["abc", "1", "0.5", "/a/b", "True", "", "1e-3"])) for i in range(n)])
+        pool = ["abc", "1", "0.5", "/a/b", "True", "", "1e-3"]
+        check([(f"p{i}", r.choice(pool)) for i in range(n)])
+    for n in (257, 600):  # beyond the first-column cache's size limit
+        check([(f"param_{i}", str(r.randint(0, 10**6))) for i in range(n)])
+        check([(f"param_{i}", repr(r.uniform(-1e3, 1e3))) for i in range(n)])
+        check([(str(i), _rand_cell(r, single_line=True)) for i in range(n)])
 
 
 def test_random_single_line(wide_mode):
     r = random.Random(12345)
-    for _ in range(1500):
-        headers = ("Name", "Value") if r.random() < 0.8 else r.choice(HEADERS[:6] + [HEADERS[8], HEADERS[9]])
+    for _ in range(500):
+        single_line_headers = HEADERS[:6] + HEADERS[8:]
+        headers = ("Name", "Value") if r.random() < 0.8 else r.choice(single_line_headers)
         check(_rand_rows(r, single_line=True), headers)
 
 
 def test_random_any(wide_mode):
     r = random.Random(67890)
-    for _ in range(1500):
+    for _ in range(500):
         headers = ("Name", "Value") if r.random() < 0.7 else r.choice(HEADERS)
         check(_rand_rows(r, single_line=False), headers)
 
@@ -206,7 +215,9 @@ def test_random_any(wide_mode):
 def test_general_path_alone(wide_mode, monkeypatch):
     """The verbatim transliteration behind the fast paths matches tabulate on its own."""
     monkeypatch.setattr(
-        paramlog, "_fast", lambda c0, c1, h0, h1, wide: paramlog._general([c0, c1], [h0, h1], wide, False)
+        paramlog,
+        "_fast",
+        lambda c0, c1, h0, h1, wide, *_: paramlog._general([c0, c1], [h0, h1], wide, False),
     )
     monkeypatch.setattr(paramlog, "_fast_multiline", lambda *args: None)
     r = random.Random(31337)
@@ -218,7 +229,8 @@ def test_general_path_alone(wide_mode, monkeypatch):
 def test_outer_tables(wide_mode):
     """The file -> inner-table shape of the log, including odd file names."""
     r = random.Random(4242)
-    names = ["in.cfg", "sub/run.nml", "1", "2.5", "", "dir with space/x", "日本.txt", "True", "a\nb"]
+    names = ["in.cfg", "sub/run.nml", "1", "2.5", "", "dir with space/x", "日本.txt", "True",
+             "a\nb"]
     for _ in range(300):
         nfiles = r.choice([1, 1, 2, 3, 5])
         rows = []
@@ -235,6 +247,9 @@ def test_delegated_inputs(wide_mode):
     check([("a", "\x01"), ("b", "2")])
     check([("\x01", "x"), ("b", "2")])
     check([("a", 1), ("b", 2.5)])  # type: ignore[list-item]
+    check([(1, "a"), (2.5, "b")])  # type: ignore[list-item]
+    check([("a", "1"), (None, "b")])  # type: ignore[list-item]
+    check([("a", "1")], ("Name", 5))  # type: ignore[arg-type]
     check([["a", "1"], ["b", "2"]])  # type: ignore[list-item]
     check([("a", "1", "x")])  # type: ignore[list-item]
     with pytest.raises(TypeError):
@@ -243,12 +258,10 @@ def test_delegated_inputs(wide_mode):
         format_table(5, ("Name", "Value"))  # type: ignore[arg-type]
     check(["ab", "cd"])  # type: ignore[list-item]  # str rows: tabulate splits them
     check(None)  # type: ignore[arg-type]
-    assert format_table({"a": ["1", "2"], "b": ["3", "4"]}, ("A", "B")) == ref_table(  # type: ignore[arg-type]
-        {"a": ["1", "2"], "b": ["3", "4"]}, ("A", "B")
-    )
-    assert format_table(iter([("a", "1"), ("b", "2")]), ("N", "V")) == ref_table(  # type: ignore[arg-type]
-        [("a", "1"), ("b", "2")], ("N", "V")
-    )
+    columns = {"a": ["1", "2"], "b": ["3", "4"]}
+    assert format_table(columns, ("A", "B")) == ref_table(columns, ("A", "B"))  # type: ignore
+    pairs = [("a", "1"), ("b", "2")]
+    assert format_table(iter(pairs), ("N", "V")) == ref_table(pairs, ("N", "V"))  # type: ignore
 
 
 def test_format_entry_examples(wide_mode):
@@ -269,14 +282,15 @@ def test_format_entry_examples(wide_mode):
     )
     assert format_entry("m", [("in.cfg", [("STEPS", "10"), ("dt", "0.5")])]) == expected
     # mappings are accepted; repeated names/paths behave like SmartSim's dicts
-    assert format_entry("m", [("f", {"a": "1", "b": "x"})]) == ref_entry("m", [("f", {"a": "1", "b": "x"})])
+    mapping = [("f", {"a": "1", "b": "x"})]
+    assert format_entry("m", mapping) == ref_entry("m", mapping)
     dup = [("f", [("a", "1"), ("b", "2"), ("a", "3")]), ("g", [("c", "4")]), ("f", [("d", "5")])]
     assert format_entry("m", dup) == ref_entry("m", dup)
 
 
 def test_format_entry_random(wide_mode):
     r = random.Random(777)
-    for i in range(400):
+    for i in range(150):
         files = []
         for j in range(r.choice([1, 1, 2, 3])):
             rows = _rand_rows(r, single_line=r.random() < 0.9)
@@ -285,28 +299,25 @@ def test_format_entry_random(wide_mode):
         assert format_entry(name, files) == ref_entry(name, files)
 
 
-def _best_per_call(fn, number):
-    best = float("inf")
-    for _ in range(5):
-        t0 = time.perf_counter()
-        for _ in range(number):
-            fn()
-        best = min(best, (time.perf_counter() - t0) / number)
-    return best
-
-
-@pytest.mark.parametrize("kind", ["int", "float", "str"])
-def test_much_faster_than_tabulate(kind):
-    r = random.Random(1)
-    values = {
-        "int": lambda: str(r.randint(0, 10**6)),
-        "float": lambda: repr(r.uniform(0, 10)),
-        "str": lambda: f"run_{r.random()}",
-    }[kind]
-    rows = [(f"param_{i}", values()) for i in range(20)]
-    headers = ("Name", "Value")
-    assert format_table(rows, headers) == ref_table(rows, headers)
-    slow = _best_per_call(lambda: tabulate(rows, headers=list(headers)), 100)
-    fast = _best_per_call(lambda: format_table(rows, headers), 1000)
-    # typically 25-60x; asserted loosely so that a loaded CI machine does not flake
-    assert slow / fast > 8, f"only {slow / fast:.1f}x faster ({slow * 1e6:.0f} vs {fast * 1e6:.1f} us)"
+def test_format_entry_odd_files(wide_mode):
+    """Inner tables and paths that the entry's outer-table shortcut must refuse."""
+    inner = [
+        [("a", "1")],
+        [],
+        [("", "")],  # an empty row: an empty line in the inner table
+        [("a", "1"), ("", "")],  # ... at its end
+        [("1", "x"), ("22", "y")],  # numeric names: the inner table starts with spaces
+        [("a", "x\ny")],  # multi-line inner cell
+        [("a", "日本")],
+        [("a", "x\ty")],
+        [("a", " padded "), ("b", "2.50")],
+    ]
+    paths = ["in.cfg", "", " spaced ", "1", "2.5", "True", "日本.txt", "a\nb", "tab\tx",
+             "x" * 40]
+    r = random.Random(5)
+    for _ in range(150):
+        files = [
+            (r.choice(paths) + r.choice(["", "", str(r.randint(0, 9))]), r.choice(inner))
+            for _ in range(r.randint(1, 4))
+        ]
+        assert format_entry("m", files) == ref_entry("m", files), files
