@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import typing as t
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 
 import numpy as np
@@ -303,19 +304,29 @@ class Generator:
             if tset is not None:
                 col_of = {names[j]: k for k, j in enumerate(cols)}
                 slot_columns = [[col_of[s] for s in tpl.slots] for tpl in tset.compiled]
-            for start in range(0, len(group_rows), _RENDER_CHUNK):
-                rows = group_rows[start:start + _RENDER_CHUNK]
-                member_ids = positions[rows].tolist()
-                dirs = [prefix + str(i).encode() for i in member_ids]
-                sub_index = np.ascontiguousarray(index[rows][:, cols])
-                if tset is not None:
-                    logs = self._member_logs(ens.name, member_ids, tset, sub_index, cols, ens)
-                    render.render_members(tset.compiled, tset.out_names, dirs, sub_index, slot_columns,
-                                          values, tset.subdirs, logs,
-                                          PARAMS_LOG_NAME.encode() if logs else None, True)
-                else:
-                    render.render_members([], [], dirs, sub_index, [], values, None, None, None, True)
-                self._advance(len(rows))
+            # Two-stage pipeline: the C writer (GIL released) writes chunk k while this thread
+            # formats the parameter logs of chunk k+1, so the two cores overlap.
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="smartsim-render") as writer:
+                pending: t.Optional[Future] = None
+                pending_rows = 0
+                for start in range(0, len(group_rows), _RENDER_CHUNK):
+                    rows = group_rows[start:start + _RENDER_CHUNK]
+                    member_ids = positions[rows].tolist()
+                    dirs = [prefix + str(i).encode() for i in member_ids]
+                    sub_index = np.ascontiguousarray(index[rows][:, cols])
+                    if tset is not None:
+                        logs = self._member_logs(ens.name, member_ids, tset, sub_index, cols, ens)
+                        job = (tset.compiled, tset.out_names, dirs, sub_index, slot_columns, values,
+                               tset.subdirs, logs, PARAMS_LOG_NAME.encode() if logs else None, True)
+                    else:
+                        job = ([], [], dirs, sub_index, [], values, None, None, None, True)
+                    if pending is not None:
+                        pending.result()
+                        self._advance(pending_rows)
+                    pending, pending_rows = writer.submit(render.render_members, *job), len(rows)
+                if pending is not None:
+                    pending.result()
+                    self._advance(pending_rows)
 
     def _place_members(self, files: EntityFiles, dirs: t.List[str]) -> None:
         if not (files.copy or files.link):
@@ -334,16 +345,23 @@ class Generator:
         col_of = {names[j]: k for k, j in enumerate(cols)}
         values = [ens._param_values[j] for j in cols]
         rel_dir = os.path.relpath(ens.path, self.gen_path)
-        per_file = [(os.fsdecode(out), [(p, col_of[p]) for p in params])
+        per_file = [(os.sep + os.fsdecode(out), tuple((p, col_of[p]) for p in params))
                     for out, params in zip(tset.out_names, used) if params]
         logs = []
         append_root = self._log_entries.append
-        rows = index.tolist()
-        for member_id, row in zip(member_ids, rows):
-            name = f"{ens_name}_{member_id}"
-            entry = paramlog.format_entry(name, [
-                (os.path.join(rel_dir, name, out), [(p, values[c][row[c]]) for p, c in params])
-                for out, params in per_file])
+        format_entry = paramlog.format_entry
+        prefix = f"{rel_dir}{os.sep}{ens_name}_"
+        for member_id, row in zip(member_ids, index.tolist()):
+            member_dir = f"{prefix}{member_id}"
+            # files using the same parameters share one (name, value) list
+            rows_of: t.Dict[tuple, t.List[t.Tuple[str, str]]] = {}
+            files = []
+            for out, params in per_file:
+                pairs = rows_of.get(params)
+                if pairs is None:
+                    pairs = rows_of[params] = [(p, values[c][row[c]]) for p, c in params]
+                files.append((member_dir + out, pairs))
+            entry = format_entry(f"{ens_name}_{member_id}", files)
             append_root(entry)
             logs.append(entry.encode("utf-8"))
         return logs

@@ -695,9 +695,14 @@ def format_entry(
     SmartSim's dicts, a repeated path/name keeps its first position and last value.
     """
     file_to_tables: t.Dict[str, str] = {}
+    # templates of one member often use the same parameters: format each table once
+    tables: t.Dict[t.Tuple[t.Tuple[str, str], ...], str] = {}
     for path, params in files:
-        items = params.items() if hasattr(params, "items") else dict(params).items()
-        file_to_tables[path] = format_table(list(items), _INNER_HEADERS)
+        items = tuple(params.items() if hasattr(params, "items") else dict(params).items())
+        table = tables.get(items)
+        if table is None:
+            table = tables[items] = format_table(list(items), _INNER_HEADERS)
+        file_to_tables[path] = table
     outer = _outer_table(list(file_to_tables), list(file_to_tables.values()))
     if outer is None:
         outer = format_table(list(file_to_tables.items()), _OUTER_HEADERS)
@@ -722,7 +727,12 @@ def _outer_table(paths: t.List[str], tables: t.List[str]) -> t.Optional[str]:
     if _col_rank(paths) in (_INT, _FLOAT):
         return None
     widths = []
+    checked: t.Dict[int, int] = {}  # tables shared by several files are checked once
     for tab in tables:
+        known = checked.get(id(tab))
+        if known is not None:
+            widths.append(known)
+            continue
         if (
             type(tab) is not str
             or not tab.isascii()
@@ -737,6 +747,7 @@ def _outer_table(paths: t.List[str], tables: t.List[str]) -> t.Optional[str]:
             return None
         j = tab.find("\n", i + 1)
         widths.append((j if j >= 0 else len(tab)) - i - 1)
+        checked[id(tab)] = widths[-1]
     stripped = [p.strip() for p in paths]
     w0 = max(max(map(len, stripped)), len(_OUTER_HEADERS[0]) + 2)
     w1 = max(max(widths), len(_OUTER_HEADERS[1]) + 2)
