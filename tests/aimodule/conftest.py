@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from aimodule_resp import RawConn
+from .aimodule_resp import RawConn
 
 ROOT = Path(__file__).resolve().parents[2]
 SRC_DIR = ROOT / "src" / "smartsim" / "_core" / "aimodule"

@@ -6,7 +6,7 @@ import pytest
 import redis
 from redis.cluster import RedisCluster
 
-from aimodule_resp import RawConn
+from .aimodule_resp import RawConn
 
 SLOT_RANGES = [(0, 5460), (5461, 10922), (10923, 16383)]
 

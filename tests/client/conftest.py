@@ -16,12 +16,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 SRC = ROOT / "src"
 
-if str(ROOT / "tests" / "aimodule") not in sys.path:
-    sys.path.append(str(ROOT / "tests" / "aimodule"))
-_spec = importlib.util.spec_from_file_location(
-    "_aimodule_fixtures", ROOT / "tests" / "aimodule" / "conftest.py")
-aim = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(aim)  # type: ignore[union-attr]
+from ..aimodule import conftest as aim
 
 REDIS7 = "/usr/bin/redis-server" if os.path.exists("/usr/bin/redis-server") else aim.redis7_binary()
 

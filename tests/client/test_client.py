@@ -9,7 +9,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from conftest import torch_model_bytes
+from .conftest import torch_model_bytes
 from smartsim.client import (
     Client,
     ConfigOptions,

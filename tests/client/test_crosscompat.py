@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import torch_model_bytes
+from .conftest import torch_model_bytes
 from smartsim.client import Client, Dataset
 
 SR_VERSION = "0.6.1"

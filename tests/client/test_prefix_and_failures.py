@@ -5,7 +5,7 @@ import time
 import numpy as np
 import pytest
 
-import conftest as cf
+from . import conftest as cf
 from smartsim.client import Client, Dataset, RedisConnectionError, RedisRuntimeError
 
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import redis
 
-from executor_testlib import onnx_add_mul, torch_model_bytes
+from .executor_testlib import onnx_add_mul, torch_model_bytes
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 

@@ -10,7 +10,7 @@ from smartsim._core.executor import backends, batching, dtypes, protocol
 from smartsim._core.executor.protocol import Job
 from smartsim._core.executor.worker import clean_message, parse_args
 
-from executor_testlib import onnx_add_mul, torch_model_bytes
+from .executor_testlib import onnx_add_mul, torch_model_bytes
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 

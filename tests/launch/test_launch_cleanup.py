@@ -10,7 +10,7 @@ import psutil
 
 from smartsim.status import SmartSimStatus
 
-from conftest import alive, descendants, wait_until
+from .conftest import alive, descendants, wait_until
 
 S = SmartSimStatus
 
@@ -192,7 +192,7 @@ exp.start(ens, max_concurrent=3)
 def test_no_descriptor_leak_when_queued_members_are_cancelled(exp):
     """Queued members of a saturated pool have their output files opened ahead of time;
     cancelling them closes those files."""
-    from conftest import wait_until
+    from .conftest import wait_until
 
     me = psutil.Process()
     warm = exp.create_model("warm", exp.create_run_settings("true"))

@@ -130,7 +130,7 @@ exp.start(ens)
 hang = exp.create_ensemble("hang", run_settings=exp.create_run_settings({slow!r}, env_vars={{"FIX": {str(tmp_path / 'fixed')!r}}}), replicas=2)
 exp.start(hang, max_concurrent=2)
 """)
-    from conftest import wait_until
+    from .conftest import wait_until
 
     pid_files = [tmp_path / "crash" / "hang" / f"hang_{i}" / "pid" for i in range(2)]
     assert wait_until(lambda: all(p.exists() and p.read_text().strip() for p in pid_files), 20)
