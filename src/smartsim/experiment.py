@@ -56,6 +56,7 @@ class Experiment:
         self._max_concurrent = resolve_max_concurrent(max_concurrent)
         self._control_: t.Any = None
         self._registered: t.Set[str] = set()
+        self._db_identifiers: t.Set[str] = set()
 
     # -- factories ---------------------------------------------------------------------
     def create_run_settings(self, exe: str, exe_args: t.Optional[t.List[str]] = None,
@@ -101,6 +102,32 @@ class Experiment:
                             run_settings=run_settings, perm_strat=perm_strategy, replicas=replicas, **kwargs)
         self._register(ensemble)
         return ensemble
+
+    def create_database(self, port: int = 6379, path: t.Optional[str] = None, db_nodes: int = 1,
+                        batch: bool = False, hosts: t.Optional[t.Union[t.List[str], str]] = None,
+                        run_command: str = "auto", interface: t.Union[str, t.List[str]] = "lo",
+                        account: t.Optional[str] = None, time: t.Optional[str] = None,
+                        queue: t.Optional[str] = None, single_cmd: bool = True,
+                        db_identifier: str = "orchestrator", **kwargs: t.Any) -> t.Any:
+        """An ``Orchestrator`` (Redis with the RedisAI-compatible module) for this experiment:
+        one shard (``db_nodes=1``) or a Redis Cluster of ``db_nodes >= 3`` shards on ports
+        ``port, port+1, ...``; files and logs in ``path`` (default ``exp_path/db_identifier``).
+        Start and stop it with ``start``/``stop``. kwargs: ``password``, ``redis_server``
+        and batch options (see ``Orchestrator``)."""
+        from .database import Orchestrator  # pylint: disable=import-outside-toplevel
+
+        if db_identifier in self._db_identifiers:
+            logger.warning(f"A database with the identifier {db_identifier} has already been made "
+                           "An error will be raised if multiple databases are started with the "
+                           "same identifier")
+        orc = Orchestrator(path=path or os.path.join(self.exp_path, db_identifier), port=port,
+                           db_nodes=db_nodes, batch=batch, hosts=hosts, run_command=run_command,
+                           interface=interface, account=account, time=time, queue=queue,
+                           single_cmd=single_cmd, launcher=self._launcher, db_identifier=db_identifier,
+                           **kwargs)
+        self._db_identifiers.add(db_identifier)
+        self._register(orc)
+        return orc
 
     # -- generation ---------------------------------------------------------------------
     def generate(self, *args: t.Any, tag: t.Optional[str] = None, overwrite: bool = False,
@@ -232,7 +259,7 @@ class Experiment:
             if isinstance(entity, Ensemble):
                 ensembles += 1
                 members += len(entity)
-            else:
+            elif isinstance(entity, Model):
                 models += 1
         text = "\n\n=== Launch Summary ===\n"
         text += f"Experiment: {self.name}\nExperiment Path: {self.exp_path}\nLauncher: {self._launcher}\n"
@@ -240,7 +267,10 @@ class Experiment:
             text += f"Models: {models}\n"
         if ensembles:
             text += f"Ensembles: {ensembles} ({members} members, at most {self._max_concurrent} at once)\n"
-        text += "Database Status: inactive\n"
+        from .database._launch import active_databases  # pylint: disable=import-outside-toplevel
+
+        active = active_databases(self._control_) if self._control_ is not None else []
+        text += f"Database Status: {'active' if active else 'inactive'}\n"
         logger.info(text)
 
     def __str__(self) -> str:

@@ -30,7 +30,8 @@ from .._core.server import net as _net
 from ..error import EntityRunningError, SmartSimError, SSDBIDConflictError, SSInternalError
 from ..log import get_logger
 from .orchestrator import (CLUSTERED, STANDALONE, Orchestrator, _module_args, db_suffix,
-                           executor_argv, executor_wanted, start_timeout)
+                           executor_argv, executor_start_timeout, executor_wanted,
+                           start_timeout)
 
 if t.TYPE_CHECKING:
     from .._core.control.controller import Controller
@@ -159,19 +160,21 @@ def start_databases(ctrl: "Controller", dbs: t.Sequence[Orchestrator], kill_on_i
     running = {id(orc) for orc in reg.active()}
     ids: t.Dict[str, Orchestrator] = {orc.db_identifier: orc for orc in reg.active()}
     for orc in dbs:
-        for node in orc.entities:
-            history = ctrl._runs.get(node.name)
-            if history and history[-1].live:
-                raise EntityRunningError(
-                    f"Orchestrator {orc.name!r} is already running (shard {node.name}, pid "
-                    f"{history[-1].pid}); stop it before starting it again")
         other = ids.get(orc.db_identifier)
         if other is not None and other is not orc:
             raise SSDBIDConflictError(
                 f"Database identifier {orc.db_identifier} has already been used. Pass in a "
                 "unique name for db_identifier")
-        if id(orc) in running:
-            raise EntityRunningError(f"Orchestrator {orc.name!r} is already running")
+        launch = orc._launch
+        if id(orc) in running or (launch is not None and any(task.live for task in launch.tasks)):
+            raise EntityRunningError(
+                f"Orchestrator {orc.name!r} is already running; stop it before starting it again")
+        for node in orc.entities:
+            history = ctrl._runs.get(node.name)
+            if history and history[-1].live:
+                raise EntityRunningError(
+                    f"Orchestrator {orc.name!r}: a database shard named {node.name} is still "
+                    f"running (pid {history[-1].pid})")
         ids[orc.db_identifier] = orc
     prepared = [(orc, orc._prepare()) for orc in dbs]
     env_base = _EnvBase(ctrl._engine.token)
@@ -206,6 +209,10 @@ def start_databases(ctrl: "Controller", dbs: t.Sequence[Orchestrator], kill_on_i
     engine.submit(tasks)
     try:
         for orc, launch in launches:
+            # executors start with their shards (they retry until the server answers), so
+            # their start-up overlaps the server's; _wait_ready waits for both
+            orc._start_sidecars(launch, env)
+        for orc, launch in launches:
             orc._wait_ready(launch, start_timeout())
             reg.add(orc)
     except BaseException:
@@ -215,8 +222,6 @@ def start_databases(ctrl: "Controller", dbs: t.Sequence[Orchestrator], kill_on_i
         engine.wait(tasks, 5.0)
         ctrl._manifest.checkpoint()
         raise
-    for orc, launch in launches:
-        orc._start_sidecars(launch, env)
     logger.debug(f"databases {', '.join(orc.name for orc in dbs)} ready in "
                  f"{time.perf_counter() - t0:.3f} s")
 
@@ -283,6 +288,7 @@ def colocated_argv(ctrl: "Controller", model: "Model", argv: t.List[str]) -> t.L
         "executor": executor,
         "log": cfg.logfile,
         "timeout": start_timeout(),
+        "executor_timeout": executor_start_timeout(),
         "debug": bool(settings.get("debug")),
         "address": f"unix://{sock}" if sock else f"127.0.0.1:{port}",
     }

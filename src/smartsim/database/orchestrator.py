@@ -58,6 +58,14 @@ def db_suffix(db_identifier: str) -> str:
     return "" if db_identifier == "orchestrator" else "_" + db_identifier
 
 
+def executor_start_timeout() -> float:
+    """Seconds to wait for executor sidecars to register (``SMARTSIM_EXECUTOR_START_TIMEOUT``)."""
+    try:
+        return float(os.environ.get("SMARTSIM_EXECUTOR_START_TIMEOUT", "60"))
+    except ValueError:
+        return 60.0
+
+
 def executor_wanted() -> bool:
     """Start executor sidecars? (``SMARTSIM_EXECUTOR=0`` turns them off; they are also left
     out when the module is not built or no ML runtime is installed.)"""
@@ -546,7 +554,31 @@ class Orchestrator:
 
             create_cluster(launch.endpoints, self._password, max(1.0, deadline - time.monotonic()),
                            self._server.version, alive)
+        if launch.sidecars:
+            self._wait_executors(launch)
         launch.ready = True
+
+    def _wait_executors(self, launch: _Launch) -> None:
+        """Wait until every shard's executor has registered with the module, so a model run
+        right after ``start`` finds one (a missing executor is a warning, not a failure:
+        the database works without ML)."""
+        timeout = executor_start_timeout()
+        deadline = time.monotonic() + timeout
+        pending = list(range(len(launch.endpoints)))
+        delay = 0.005
+        while pending:
+            pending = [i for i in pending
+                       if not miniresp.executor_registered(*launch.endpoints[i], password=self._password)]
+            if not pending:
+                return
+            if time.monotonic() > deadline:
+                names = ", ".join(launch.tasks[i].name for i in pending)
+                logger.warning(f"database {self.name!r}: the executor of {names} did not register within "
+                               f"{timeout:g} s; ML models cannot run there until it does (see "
+                               f"{os.path.join(self.path, launch.tasks[pending[0]].name)}-executor.err)")
+                return
+            time.sleep(delay)
+            delay = min(delay * 2, 0.05)
 
     def _dead_shard(self, launch: _Launch, i: int) -> t.Optional[str]:
         from ..status import SmartSimStatus  # pylint: disable=import-outside-toplevel

@@ -50,6 +50,10 @@ SUMMARY_HEADERS = ["Name", "Entity-Type", "JobID", "RunID", "Time", "Status", "R
 EnvHook = t.Callable[[SmartSimEntity], t.Mapping[str, str]]
 
 
+def _is_db(obj: t.Any) -> bool:
+    return type(obj).__name__ == "Orchestrator" and hasattr(obj, "_wait_ready")
+
+
 def resolve_max_concurrent(value: t.Any, what: str = "max_concurrent") -> int:
     """``None`` -> ``os.cpu_count()``; otherwise a positive int."""
     if value is None:
@@ -184,7 +188,7 @@ class Controller:
         for arg in args:
             if isinstance(arg, (list, tuple)):
                 out.extend(Controller._flatten(arg))
-            elif isinstance(arg, (Model, Ensemble)):
+            elif isinstance(arg, (Model, Ensemble)) or _is_db(arg):
                 out.append(arg)
             elif isinstance(arg, SmartSimEntity) or hasattr(arg, "entities"):
                 raise SSUnsupportedError(
@@ -224,6 +228,14 @@ class Controller:
             if entity.name in seen:
                 raise EntityExistsError(f"{entity.type} {entity.name!r} was passed to start twice")
             seen.add(entity.name)
+        dbs = [entity for entity in entities if _is_db(entity)]
+        if dbs:
+            from ...database._launch import start_databases  # pylint: disable=import-outside-toplevel
+
+            start_databases(self, dbs, kill_on_interrupt)
+            entities = [entity for entity in entities if not _is_db(entity)]
+            if not entities:
+                return
         cap_pool = Pool(resolve_max_concurrent(max_concurrent)) if max_concurrent is not None else None
         previous = self._manifest.previous_outcomes() if only_failed else {}
         env_base = _EnvBase(self._engine.token)
@@ -277,9 +289,13 @@ class Controller:
             raise SmartSimError(f"Model {model.name!r} has no run settings to launch it with")
         if self._skip(model.name, only_failed, previous):
             return [], 1
-        head, tail = self._argv_parts(rs, model.name)
+        head, tail = self._argv_parts(rs, model.name, colocated_ok=True)
         self._check_exe(head, rs, "Model", model.name, checked)
         argv = head + tail
+        if getattr(rs, "colocated_db_settings", None):
+            from ...database._launch import colocated_argv  # pylint: disable=import-outside-toplevel
+
+            argv = colocated_argv(self, model, argv)
         path = os.fspath(model.path)
         self._make_dir(path, "Model", model.name)
         env = self._env(rs, env_base, model)
@@ -408,12 +424,13 @@ class Controller:
                     len(history) if history else 0, "Model", ensemble)
 
     @staticmethod
-    def _argv_parts(rs: "RunSettings", name: str) -> t.Tuple[t.List[str], t.List[str]]:
+    def _argv_parts(rs: "RunSettings", name: str,
+                    colocated_ok: bool = False) -> t.Tuple[t.List[str], t.List[str]]:
         """(run command + run args + exe + exe args, MPMD tail) for ``rs``."""
         if getattr(rs, "container", None):
             raise SSUnsupportedError(f"Model {name!r}: containers are not supported by the local "
                                      "launcher yet")
-        if getattr(rs, "colocated_db_settings", None):
+        if getattr(rs, "colocated_db_settings", None) and not colocated_ok:
             raise SSUnsupportedError(f"Model {name!r}: colocated databases are not supported by the "
                                      "local launcher yet")
         head: t.List[str] = []
@@ -539,6 +556,8 @@ class Controller:
     def _members(self, entity: SmartSimEntity) -> t.Iterator[str]:
         if isinstance(entity, Ensemble):
             yield from entity.member_names()
+        elif _is_db(entity):
+            yield from (node.name for node in entity.entities)
         else:
             yield entity.name
 
@@ -587,6 +606,9 @@ class Controller:
                 raise EntityNotLaunchedError(
                     f"Cannot stop {entity.type} {entity.name!r}: it was never started by experiment "
                     f"{self.exp_name!r}")
+        for entity in entities:
+            if _is_db(entity):
+                entity._stopped()  # pylint: disable=protected-access
         if not to_stop:
             return
         for task in to_stop:

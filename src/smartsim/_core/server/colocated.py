@@ -158,6 +158,27 @@ def _wait_ready(cfg, db):
         delay = min(delay * 2, 0.02)
 
 
+def _wait_executor(cfg, executor):
+    """Wait until the executor has registered with the module (so the application's first
+    model run finds it); a missing executor is reported, the application runs anyway."""
+    timeout = float(cfg.get("executor_timeout", 60))
+    deadline = time.monotonic() + timeout
+    tcp = cfg.get("tcp") or []
+    host, port = (tcp[0] if tcp else (None, 0))
+    delay = 0.002
+    while time.monotonic() < deadline:
+        if executor is None or executor.poll() is not None:
+            _say("the executor exited before it registered; ML models cannot run until it is back")
+            return
+        if miniresp.executor_registered(host, port, cfg.get("unix_socket"), cfg.get("password")):
+            return
+        if _pending_signal:
+            return
+        time.sleep(delay)
+        delay = min(delay * 2, 0.05)
+    _say(f"the executor did not register within {timeout:g} s; ML models cannot run until it does")
+
+
 def _exit_code(rc):
     return 128 - rc if rc < 0 else rc
 
@@ -185,15 +206,6 @@ def main(argv):
     except OSError as exc:
         _say(f"cannot start {cfg['argv'][0]}: {exc}")
         return 1
-    failed = _wait_ready(cfg, db)
-    if failed:
-        tail = _log_tail(log)
-        _say(f"the database of {cfg.get('name')} failed to start: {failed}" +
-             (f"\n--- {log} ---\n{tail}" if tail else ""))
-        _stop(db, 1.0)
-        return 1
-    if cfg.get("debug"):
-        _say(f"ready (pid {db.pid}) at {cfg.get('address')}")
     executor = None
     ex_argv = cfg.get("executor")
     ex_started = 0.0
@@ -209,8 +221,20 @@ def main(argv):
             executor = None
         ex_started = time.monotonic()
 
-    if ex_argv:
+    if ex_argv:  # at once: its start-up overlaps the server's (it retries until it answers)
         start_executor()
+    failed = _wait_ready(cfg, db)
+    if failed:
+        tail = _log_tail(log)
+        _say(f"the database of {cfg.get('name')} failed to start: {failed}" +
+             (f"\n--- {log} ---\n{tail}" if tail else ""))
+        _stop(executor, 1.0)
+        _stop(db, 1.0)
+        return 1
+    if ex_argv:
+        _wait_executor(cfg, executor)
+    if cfg.get("debug"):
+        _say(f"ready (pid {db.pid}) at {cfg.get('address')}")
     if _pending_signal:  # stopped while the database was starting
         _stop(executor, 1.0)
         _stop(db, STOP_GRACE)

@@ -96,6 +96,9 @@ def command_line(server: str, cfg: ShardConfig, secret_file: t.Optional[str] = N
              "--appendfilename", AOF_FILENAME,
              "--logfile", cfg.logfile,
              "--daemonize", "no",
+             # keep argv/environ intact: the launcher's watchdog finds members by a token in
+             # /proc/<pid>/environ, which a rewritten process title would overwrite
+             "--set-proc-title", "no",
              "--tcp-backlog", "4096",
              "--maxclients", "50000",
              "--save", ""]

@@ -151,6 +151,21 @@ def probe(host: t.Optional[str] = None, port: int = 0, unix_socket: t.Optional[s
     return False, str(reply)
 
 
+def executor_registered(host: t.Optional[str] = None, port: int = 0, unix_socket: t.Optional[str] = None,
+                        password: t.Optional[str] = None) -> bool:
+    """True when an executor has registered with the server's module (a client whose last
+    command is one of the module's ``AI._EXEC.*`` commands shows in ``CLIENT LIST``)."""
+    try:
+        with connect(host, port, unix_socket, password, timeout=1.0) as conn:
+            reply = conn.call("CLIENT", "LIST")
+    except (OSError, ReplyError):
+        return False
+    if not isinstance(reply, (bytes, str)):
+        return False
+    text = reply.decode(errors="replace") if isinstance(reply, bytes) else reply
+    return "cmd=ai._exec." in text.lower()
+
+
 def wait_until(check: t.Callable[[], bool], timeout: float, first: float = 0.002,
                most: float = 0.05) -> bool:
     """Call ``check`` until it returns True, sleeping ``first`` seconds, doubling up to
