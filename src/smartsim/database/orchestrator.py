@@ -23,6 +23,7 @@ from .._core.server import net as _net
 from ..error import (ParameterTypeError, SmartSimError, SSConfigError, SSUnsupportedError,
                      UnsupportedValueError)
 from ..log import get_logger
+from ..status import SmartSimStatus
 
 if t.TYPE_CHECKING:
     from .._core.launcher.local import Task
@@ -365,10 +366,11 @@ class Orchestrator:
         launch = self._launch
         if launch is None or not launch.ready or launch.stopped or not launch.tasks:
             return False
-        from ..status import SmartSimStatus  # pylint: disable=import-outside-toplevel
-
-        return all(task.status is SmartSimStatus.STATUS_RUNNING and not task.stopping
-                   for task in launch.tasks)
+        running = SmartSimStatus.STATUS_RUNNING
+        for task in launch.tasks:
+            if task.status is not running or task.stopping:
+                return False
+        return True
 
     def is_active(self) -> bool:
         """True when every shard answers ``PING``."""
@@ -581,8 +583,6 @@ class Orchestrator:
             delay = min(delay * 2, 0.05)
 
     def _dead_shard(self, launch: _Launch, i: int) -> t.Optional[str]:
-        from ..status import SmartSimStatus  # pylint: disable=import-outside-toplevel
-
         task = launch.tasks[i]
         if task.status in (SmartSimStatus.STATUS_RUNNING, SmartSimStatus.STATUS_QUEUED):
             return None
@@ -631,8 +631,6 @@ class _Sidecar:
         return self.launch.tasks[self.index]
 
     def _wanted(self) -> bool:
-        from ..status import SmartSimStatus  # pylint: disable=import-outside-toplevel
-
         shard = self.shard
         return (not self.stopping and not self.launch.stopped and self.orc._launch is self.launch
                 and shard.status is SmartSimStatus.STATUS_RUNNING and not shard.stopping)

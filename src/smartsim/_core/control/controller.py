@@ -431,8 +431,8 @@ class Controller:
             raise SSUnsupportedError(f"Model {name!r}: containers are not supported by the local "
                                      "launcher yet")
         if getattr(rs, "colocated_db_settings", None) and not colocated_ok:
-            raise SSUnsupportedError(f"Model {name!r}: colocated databases are not supported by the "
-                                     "local launcher yet")
+            raise SSUnsupportedError(f"Model {name!r}: colocated databases are not supported for "
+                                     "ensemble members yet (colocate standalone models)")
         head: t.List[str] = []
         run_command = rs.run_command
         if run_command:
@@ -490,12 +490,12 @@ class Controller:
         env_vars = rs.env_vars
         if not env_vars and not self.env_hooks:
             return env.encoded()
-        merged = dict(env.base)
+        extra: t.Dict[str, str] = {}
         for key, value in (env_vars or {}).items():
-            merged[str(key)] = "" if value is None else str(value)
+            extra[str(key)] = "" if value is None else str(value)
         for hook in self.env_hooks:
-            merged.update(hook(entity))
-        return encode_env(merged)
+            extra.update(hook(entity))
+        return env.overlay(extra)
 
     # -- waiting ----------------------------------------------------------------------
     def _block(self, batch: _Batch, kill_on_interrupt: bool, progress: t.Optional[bool]) -> None:
@@ -650,17 +650,46 @@ class Controller:
         return self._manifest.manifest_path
 
 
+_ITEM_CACHE: t.Dict[t.Tuple[str, str], bytes] = {}  # encoded K=V items shared by many members
+
+
 class _EnvBase:
     """The driver's environment at ``start`` (plus the launch token), encoded once."""
 
-    __slots__ = ("base", "_encoded")
+    __slots__ = ("base", "_encoded", "_index")
 
     def __init__(self, token: str) -> None:
         self.base = dict(os.environ)
         self.base[TOKEN_VAR] = token
         self._encoded: t.Optional[t.List[bytes]] = None
+        self._index: t.Optional[t.Dict[str, int]] = None
 
     def encoded(self) -> t.List[bytes]:
         if self._encoded is None:
             self._encoded = encode_env(self.base)
         return self._encoded
+
+    def overlay(self, extra: t.Mapping[str, str]) -> t.List[bytes]:
+        """``encode_env({**base, **extra})`` without re-encoding the base for every member
+        (same order: overridden keys keep their place, new ones are appended)."""
+        base = self.encoded()
+        if not extra:
+            return base
+        if self._index is None:
+            self._index = {key: i for i, key in enumerate(self.base)}
+        out = list(base)
+        index = self._index
+        cache = _ITEM_CACHE
+        for key, value in extra.items():
+            item = cache.get((key, value))
+            if item is None:
+                item = encode_env({key: value})[0]
+                if len(cache) > 4096:
+                    cache.clear()
+                cache[(key, value)] = item
+            pos = index.get(key)
+            if pos is None:
+                out.append(item)
+            else:
+                out[pos] = item
+        return out
