@@ -701,3 +701,22 @@ def test_generate_progress_bar_reports_counts(tmp_path, capsys):
     assert "Generating" in out
     assert "1000/1" in out  # done/total (rich may truncate a narrow line)
     assert (tmp_path / "exp" / "p" / "p_999" / "in.txt").read_text() == "a=49 b=19\n"
+
+
+def test_configured_file_replaces_a_copied_file_of_the_same_name(tmp_path):
+    """Copy runs before configure: the rendered file atomically replaces the copy."""
+    from smartsim import Experiment
+
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "in.txt").write_text("copied\n")
+    (tmp_path / "tpl").mkdir()
+    (tmp_path / "tpl" / "in.txt").write_text("v=;A;\n")
+    exp = Experiment("replace", exp_path=str(tmp_path / "exp"))
+    ens = exp.create_ensemble("x", params={"A": [1, 2]}, run_settings=exp.create_run_settings("echo"))
+    ens.attach_generator_files(to_copy=[str(tmp_path / "src" / "in.txt")],
+                               to_configure=[str(tmp_path / "tpl" / "in.txt")])
+    exp.generate(ens)
+    for i, value in enumerate(["1", "2"]):
+        member = tmp_path / "exp" / "x" / f"x_{i}"
+        assert (member / "in.txt").read_text() == f"v={value}\n"
+        assert sorted(p.name for p in member.iterdir()) == ["in.txt", "smartsim_params.txt"]

@@ -10,7 +10,7 @@ import os
 
 cimport cython
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
-from libc.errno cimport errno, EEXIST
+from libc.errno cimport errno, EEXIST, ENOENT
 from libc.stdint cimport int32_t
 from libc.stdio cimport snprintf, rename, remove
 from libc.stdlib cimport malloc, realloc, free
@@ -132,23 +132,99 @@ cdef struct Chunk:
     Py_ssize_t size
 
 
-cdef int _write_atomic(const char *target, const char *tmp, const char *data,
-                       Py_ssize_t size, int mode) noexcept nogil:
-    """Write ``data`` to ``tmp`` and rename it over ``target``; returns 0 or an errno."""
-    cdef int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
+cdef extern from *:
+    """
+    #include <fcntl.h>
+    #include <unistd.h>
+    #ifdef O_TMPFILE
+    #define SS_O_TMPFILE O_TMPFILE
+    #else
+    #define SS_O_TMPFILE 0
+    #endif
+    #ifndef AT_SYMLINK_FOLLOW
+    #define AT_SYMLINK_FOLLOW 0x400
+    #endif
+    """
+    int SS_O_TMPFILE
+    int AT_FDCWD
+    int AT_SYMLINK_FOLLOW
+    int linkat(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, int flags) nogil
+
+
+cdef int _write_all(int fd, const char *data, Py_ssize_t size) noexcept nogil:
     cdef ssize_t done
-    cdef int err
-    if fd < 0:
-        return errno
     while size > 0:
         done = write(fd, data, size)
         if done < 0:
-            err = errno
-            close(fd)
-            remove(tmp)
-            return err
+            return errno
         data += done
         size -= done
+    return 0
+
+
+cdef int _write_unnamed(const char *target, const char *tmp, const char *data,
+                        Py_ssize_t size, int mode) noexcept nogil:
+    """Write an unnamed file in the target's directory and link it in once complete.
+
+    ``O_TMPFILE`` + ``linkat`` gives the atomicity of write-then-rename for the price of a
+    plain create: the name appears only when the content is whole. Returns 0, an errno,
+    or -1 when the filesystem or platform cannot do it (the caller then renames).
+    """
+    cdef char dirpath[PATH_MAX_LEN]
+    cdef char procpath[64]
+    cdef Py_ssize_t cut = -1, i = 0
+    cdef int fd, err
+    if SS_O_TMPFILE == 0:
+        return -1
+    while target[i] != 0 and i < PATH_MAX_LEN - 1:
+        dirpath[i] = target[i]
+        if target[i] == b'/':
+            cut = i
+        i += 1
+    if cut <= 0:
+        return -1
+    dirpath[cut] = 0
+    fd = open(dirpath, SS_O_TMPFILE | O_WRONLY | O_CLOEXEC, mode)
+    if fd < 0:
+        return -1  # EOPNOTSUPP/EISDIR/EINVAL on filesystems without O_TMPFILE
+    err = _write_all(fd, data, size)
+    if err:
+        close(fd)
+        return err
+    snprintf(procpath, 64, "/proc/self/fd/%d", fd)
+    if linkat(AT_FDCWD, procpath, AT_FDCWD, target, AT_SYMLINK_FOLLOW) == 0:
+        close(fd)
+        return 0
+    err = errno
+    if err == EEXIST:
+        # overwriting: link under the temporary name, then rename over the target
+        remove(tmp)
+        if linkat(AT_FDCWD, procpath, AT_FDCWD, tmp, AT_SYMLINK_FOLLOW) == 0:
+            close(fd)
+            if rename(tmp, target) != 0:
+                err = errno
+                remove(tmp)
+                return err
+            return 0
+        err = errno
+    close(fd)
+    return -1 if err == ENOENT else err  # no /proc: fall back
+
+
+cdef int _write_atomic(const char *target, const char *tmp, const char *data,
+                       Py_ssize_t size, int mode) noexcept nogil:
+    """Write ``data`` so that ``target`` is never seen half-written; returns 0 or an errno."""
+    cdef int err = _write_unnamed(target, tmp, data, size, mode)
+    if err >= 0:
+        return err
+    cdef int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
+    if fd < 0:
+        return errno
+    err = _write_all(fd, data, size)
+    if err:
+        close(fd)
+        remove(tmp)
+        return err
     if close(fd) != 0:
         err = errno
         remove(tmp)
