@@ -1,5 +1,6 @@
-"""Example experiment: an ensemble expanded from parameters, each member's input deck
-rendered from a template, then the members' inputs listed.
+"""Example experiment: an orchestrator (Redis with the RedisAI-compatible module), an
+ensemble whose members each get an input deck rendered from a template, run, and store a
+tensor in the database; the driver then reads every member's tensor back.
 
 Run: python examples/ensemble_experiment.py [exp_dir]
 """
@@ -7,12 +8,13 @@ import os
 import sys
 import tempfile
 
-from smartsim import Experiment
+import numpy as np
 
-TEMPLATE = """# input deck for ;NAME;
-steps = ;STEPS;
-thermo = ;THERMO;
-"""
+from smartsim import Experiment
+from smartsim.client import Client
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TEMPLATE = "steps=;STEPS;\nthermo=;THERMO;\n"
 
 
 def main() -> None:
@@ -22,18 +24,33 @@ def main() -> None:
     with open(template, "w", encoding="utf-8") as handle:
         handle.write(TEMPLATE)
 
-    settings = exp.create_run_settings("echo", exe_args=["hello"])
-    ensemble = exp.create_ensemble(
-        "sim", params={"STEPS": [10, 20], "THERMO": [1, 5, 10], "NAME": "demo"},
-        run_settings=settings, perm_strategy="all_perm")
+    db = exp.create_database(port=_free_port(), interface="lo")
+    settings = exp.create_run_settings(sys.executable, exe_args=[os.path.join(HERE, "member_app.py")])
+    ensemble = exp.create_ensemble("sim", params={"STEPS": [4, 8], "THERMO": [1, 5]},
+                                   run_settings=settings, perm_strategy="all_perm")
     ensemble.attach_generator_files(to_configure=[template])
-    exp.generate(ensemble, overwrite=True)
+    exp.generate(db, ensemble, overwrite=True)
 
+    exp.start(db)
+    try:
+        exp.start(ensemble, block=True)
+        print(exp.summary())
+        client = Client(address=db.get_address()[0], cluster=False)
+        for member in ensemble:
+            key = f"{member.name}.field"
+            field = client.get_tensor(key)
+            print(f"{member.name}: params {member.params} -> {key} = {np.array2string(field, precision=2)}")
+    finally:
+        exp.stop(db)
     print(f"experiment directory: {exp.exp_path}")
-    for member in ensemble:
-        with open(os.path.join(member.path, "in.deck"), encoding="utf-8") as handle:
-            deck = " | ".join(line for line in handle.read().splitlines() if not line.startswith("#"))
-        print(f"{member.name:8s} {member.params}  ->  {deck}")
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 if __name__ == "__main__":
