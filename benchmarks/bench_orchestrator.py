@@ -18,8 +18,10 @@ Cases (each round is a fresh driver process; only the ``exp.start`` call is time
 SmartSim 0.8.0 (``$SMARTSIM_REF_PYTHON``, default ``/opt/ssvenv/bin/python``) is pointed at
 the same ``redis-server`` and at our RedisAI-compatible module through its own settings:
 ``SMARTSIM_DEP_INSTALL_PATH`` (a temporary directory with ``bin/redis-server``,
-``bin/redis-cli`` and ``lib/redisai.so`` links), ``REDIS_CONF`` stays its shipped
-``redis.conf``. It cannot start a sharded database with the local launcher ("Local
+``bin/redis-cli`` and ``lib/redisai.so``), ``REDIS_CONF`` stays its shipped ``redis.conf``
+(which needs Redis 7: both sides run the same 7.x server when there is one), telemetry off
+(``SMARTSIM_FLAG_TELEMETRY=0``: its monitor lingers 90 s after the driver and is not part of
+the database start). It cannot start a sharded database with the local launcher ("Local
 Orchestrator does not support multiple database shards"), which is reported as such.
 """
 from __future__ import annotations
@@ -144,7 +146,10 @@ def _reference_env(tmp: str, server_path: str) -> t.Dict[str, str]:
     module = find_ai_module()
     if module:
         os.symlink(module, os.path.join(deps, "lib", "redisai.so"))
-    return {"SMARTSIM_DEP_INSTALL_PATH": deps, "SMARTSIM_LOG_LEVEL": "warning"}
+    # telemetry off: its monitor process outlives the driver for 90 s (holding our pipes);
+    # it is not part of the database start, and leaving it out only helps SmartSim's figure
+    return {"SMARTSIM_DEP_INSTALL_PATH": deps, "SMARTSIM_LOG_LEVEL": "warning",
+            "SMARTSIM_FLAG_TELEMETRY": "0"}
 
 
 def run_one(python: str, impl: str, case: str, env_extra: t.Dict[str, str],

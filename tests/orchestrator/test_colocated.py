@@ -56,6 +56,9 @@ def test_colocated_tcp(exp):
     assert not listening(port)
     assert wait_gone([int(_field(out, "db pid"))], 2.0) == []
     assert os.path.isfile(os.path.join(model.path, "colo_tcp-db.log"))
+    exp.start(model, block=True)  # again, same port: the first database is gone
+    assert exp.get_status(model) == [SmartSimStatus.STATUS_COMPLETED], _err(model)
+    assert _field(_out(model), "first reply") == "+PONG"
 
 
 def test_colocated_uds_with_identifier(exp, tmp_path):

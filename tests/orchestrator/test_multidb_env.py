@@ -84,6 +84,12 @@ def test_sharded_env_and_ensemble_members(exp):
         assert env["SSDB_big"] == ",".join(f"127.0.0.1:{base + i}" for i in range(3))
         assert env["SR_DB_TYPE_big"] == "Clustered"
         assert env["SSKEYOUT"] == member.name  # ensemble members prefix their keys
+    if os.path.exists(REFERENCE_PYTHON):  # SmartRedis 0.6.1 finds the cluster by its identifier
+        Client(cluster=True, address=db.get_address()[0]).put_tensor("from_driver", np.array([5]))
+        model = exp.create_model("sr", exp.create_run_settings(REFERENCE_PYTHON, [str(APPS / "sr_client.py"), "big"]))
+        exp.start(model, block=True)
+        assert exp.get_status(model) == [SmartSimStatus.STATUS_COMPLETED], _err(model)
+        assert "smartredis [1.5, 2.5] [5]" in _out(model)
     exp.stop(db)
 
 

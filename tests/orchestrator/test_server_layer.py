@@ -49,21 +49,46 @@ def test_describe_and_smart_info():
     assert "RedisAI-compatible module" in out
 
 
-def test_command_line_and_secret(tmp_path):
-    cfg = config.ShardConfig(name="db_0", directory=str(tmp_path / "db_0"), port=7000,
-                             bind=["127.0.0.1"], cluster=True, password="pw",
+def test_config_file_and_command_line(tmp_path):
+    cfg = config.ShardConfig(name="db_0", directory=str(tmp_path / "my dir" / "db_0"), port=7000,
+                             bind=["127.0.0.1"], cluster=True, password="p w",
                              settings={"save": "60 1", "maxmemory": "1gb"})
-    secret = config.write_secret(cfg)
-    assert secret and oct(os.stat(secret).st_mode & 0o777) == "0o600"
-    assert 'requirepass "pw"' in open(secret).read() and 'masterauth "pw"' in open(secret).read()
-    argv = config.command_line("/bin/redis-server", cfg, secret)
-    assert argv[:2] == ["/bin/redis-server", secret]
-    assert "pw" not in argv
+    path = config.write_config(cfg)
+    assert path == os.path.join(cfg.directory, "redis.conf")
+    assert oct(os.stat(path).st_mode & 0o777) == "0o600"
+    text = open(path).read()
+    assert 'requirepass "p w"' in text and 'masterauth "p w"' in text
+    assert f'dir "{cfg.directory}"' in text and 'save ""' in text and "save 60 1" in text
+    assert "protected-mode yes" in text and "cluster-enabled yes" in text
+    assert config.config_command_line("/bin/redis-server", path) == ["/bin/redis-server", path]
+    with pytest.raises(ValueError):
+        config.command_line("/bin/redis-server", cfg)  # a password stays out of argv
+    argv = config.command_line("/bin/redis-server", cfg._replace(password=None))
     joined = " ".join(argv)
     assert "--protected-mode yes" in joined and "--cluster-enabled yes" in joined
     assert argv[argv.index("--save", argv.index("--save") + 1):][:3] == ["--save", "60", "1"]
     assert config.protected_mode_for(["10.0.0.5"]) == "no"
     assert config.max_rdb_version((6, 2, 14)) == 9 and config.max_rdb_version((7, 0, 15)) == 10
+
+
+def test_config_file_is_read_by_the_server(tmp_path):
+    """The written file parses on the real server (quoting, empty save, module line)."""
+    from smartsim._core.server import miniresp
+    from conftest import free_ports
+
+    port = free_ports(1)
+    cfg = config.ShardConfig(name="q", directory=str(tmp_path / "a b"), port=port, password='x"y',
+                             module=discovery.find_ai_module())
+    path = config.write_config(cfg)
+    proc = subprocess.Popen([discovery.find_redis_server().path, path], stdout=subprocess.DEVNULL)
+    try:
+        assert miniresp.wait_until(lambda: miniresp.probe("127.0.0.1", port, password='x"y')[0], 10)
+        with miniresp.connect("127.0.0.1", port, password='x"y') as conn:
+            assert conn.call("CONFIG", "GET", "dir")[1].decode() == cfg.directory
+            assert conn.call("CONFIG", "GET", "save")[1] == b""
+    finally:
+        proc.terminate()
+        proc.wait(10)
 
 
 def test_slot_ranges_cover_everything():

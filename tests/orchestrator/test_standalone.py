@@ -106,6 +106,8 @@ def test_checkpoint_then_restart_keeps_keys(exp, port):
     exp.stop(db)
     assert exp.get_status(db) == [SmartSimStatus.STATUS_CANCELLED]
     assert [r["RunID"] for r in exp.summary_data()] == [0, 1]
+    db.remove_stale_files()
+    assert not os.path.exists(os.path.join(db.path, "orchestrator_0", "dump.rdb"))
 
 
 def test_port_in_use_is_named(exp, port):
@@ -143,9 +145,13 @@ def test_password(exp, port):
     assert db.is_active()
     ok, why = miniresp.probe("127.0.0.1", port)
     assert not ok and "NOAUTH" in why
-    secret = os.path.join(db.path, "orchestrator_0", "auth.conf")
-    assert oct(os.stat(secret).st_mode & 0o777) == "0o600"
+    conf = os.path.join(db.path, "orchestrator_0", "redis.conf")
+    assert oct(os.stat(conf).st_mode & 0o777) == "0o600"
     assert all("s3cret" not in arg for arg in db.entities[0].run_settings.exe_args)
+    import psutil
+
+    for proc in psutil.Process().children(recursive=True):
+        assert "s3cret" not in " ".join(proc.cmdline())
     os.environ["SSDB_PASSWORD"] = "s3cret-pw"
     try:
         client = Client(cluster=False, address=db.get_address()[0])

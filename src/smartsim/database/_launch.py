@@ -1,14 +1,13 @@
 """The controller's database hooks: start orchestrators, wrap colocated models, and hand
 every launched entity its database environment.
 
-The controller calls three functions (all else stays here):
+The controller calls two functions (and ``Orchestrator._stopped`` when it stops one):
 
 * ``start_databases(ctrl, orchestrators, kill_on_interrupt)`` from ``Controller.start``,
   before the models of the same call are prepared: launches the shards, waits until the
   databases answer (cluster formed), starts the executor sidecars;
 * ``colocated_argv(ctrl, model, argv)`` from ``Controller._model_tasks`` for a model with
-  ``colocated_db_settings``: the wrapped command line that starts its database first;
-* ``on_stop(ctrl, entity)`` from ``Controller.stop`` (sidecars of a stopped database).
+  ``colocated_db_settings``: the wrapped command line that starts its database first.
 
 The environment is added by ``DBRegistry.env_for``, registered as one of the controller's
 ``env_hooks`` the first time a database is started or a colocated model is launched:
@@ -41,14 +40,6 @@ logger = get_logger(__name__)
 
 WRAPPER = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "_core", "server",
                        "colocated.py")
-
-
-def is_orchestrator(obj: t.Any) -> bool:
-    return isinstance(obj, Orchestrator)
-
-
-def shard_names(orc: Orchestrator) -> t.List[str]:
-    return [node.name for node in orc.entities]
 
 
 class DBRegistry:
@@ -176,6 +167,13 @@ def start_databases(ctrl: "Controller", dbs: t.Sequence[Orchestrator], kill_on_i
                     f"Orchestrator {orc.name!r}: a database shard named {node.name} is still "
                     f"running (pid {history[-1].pid})")
         ids[orc.db_identifier] = orc
+    seen_ports: t.Dict[int, str] = {}
+    for orc in dbs:
+        for node in orc.entities:
+            if node.port in seen_ports:
+                raise SmartSimError(f"databases {seen_ports[node.port]!r} and {orc.name!r} both use "
+                                    f"port {node.port}")
+            seen_ports[node.port] = orc.name
     prepared = [(orc, orc._prepare()) for orc in dbs]
     env_base = _EnvBase(ctrl._engine.token)
     env = env_base.encoded()
@@ -224,12 +222,6 @@ def start_databases(ctrl: "Controller", dbs: t.Sequence[Orchestrator], kill_on_i
         raise
     logger.debug(f"databases {', '.join(orc.name for orc in dbs)} ready in "
                  f"{time.perf_counter() - t0:.3f} s")
-
-
-def on_stop(ctrl: "Controller", entity: t.Any) -> None:
-    """``Controller.stop`` of an orchestrator: its sidecars go with it."""
-    if isinstance(entity, Orchestrator):
-        entity._stopped()
 
 
 # ------------------------------------------------------------------------------------------

@@ -373,9 +373,10 @@ class Orchestrator:
         return True
 
     def is_active(self) -> bool:
-        """True when every shard answers ``PING``."""
+        """True when this database's shards are running and every one answers ``PING``
+        (another server that took a port after this database stopped does not count)."""
         launch = self._launch
-        if launch is None or not launch.endpoints:
+        if launch is None or not launch.endpoints or not self._running():
             return False
         for host, port in launch.endpoints:
             ok, _ = miniresp.probe(host, port, password=self._password, timeout=2.0)
@@ -402,6 +403,16 @@ class Orchestrator:
         if not all(isinstance(host, str) for host in host_list):
             raise TypeError("host_list argument must be list of strings")
         self._user_hostlist = host_list.copy()
+
+    def reset_hosts(self) -> None:
+        """Forget launch hosts (back to those given with ``set_hosts``)."""
+        for node in self.entities:
+            node.clear_hosts()
+
+    def remove_stale_files(self) -> None:
+        """Remove the shards' cluster configs and checkpoints left by an earlier run."""
+        for node in self.entities:
+            node.remove_stale_dbnode_files()
 
     def set_batch_arg(self, arg: str, value: t.Optional[str] = None) -> None:
         raise SmartSimError("Not running as batch, cannot set batch_arg")
@@ -500,8 +511,8 @@ class Orchestrator:
                     f"format {found}) than {server.path} (Redis {server.version_str}, reads up to "
                     f"format {newest}); use a newer redis-server (SMARTSIM_REDIS_SERVER) or "
                     "remove the file")
-            secret = _config.write_secret(cfg)
-            argv = _config.command_line(server.path, cfg, secret)
+            conf = _config.write_config(cfg)
+            argv = _config.config_command_line(server.path, conf)
             node.run_settings.exe_args = argv[1:]
             out.append((node, argv))
         return out

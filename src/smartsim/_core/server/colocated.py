@@ -284,10 +284,11 @@ def main(argv):
             if db_fd >= 0:
                 os.close(db_fd)
                 db_fd = -1
-            _say(f"redis-server (pid {db.pid}) exited with code {db.returncode} while "
-                 f"{cfg.get('name')} was running")
-        if ex_argv and not db_gone and executor is not None and executor.poll() is not None \
-                and restart_at is None:
+            if not _pending_signal:  # not an expected end (a stop signals the whole group)
+                _say(f"redis-server (pid {db.pid}) exited with code {db.returncode} while "
+                     f"{cfg.get('name')} was running")
+        if ex_argv and not db_gone and not _pending_signal and executor is not None \
+                and executor.poll() is not None and restart_at is None:
             quick = time.monotonic() - ex_started < 2.0
             ex_failures = ex_failures + 1 if quick else 0
             delay = 0.0 if not quick else min(10.0, 0.25 * 2 ** min(ex_failures, 6))

@@ -1,11 +1,14 @@
-"""redis-server command lines for orchestrator shards and colocated databases.
+"""redis-server settings for orchestrator shards and colocated databases.
 
 Settings follow SmartSim 0.8.0's shipped configuration, adapted: protected mode stays on
 unless a non-loopback address is bound, nothing is saved until checkpoints are enabled,
 and every file a shard writes lives in its own directory (never the process's cwd, where a
 stray ``dump.rdb`` would be loaded at start). The log goes to stdout (the shard's ``.out``
-file) unless a log file is given. A password never appears on the command line: it is
-written to a ``0600`` config file in the shard directory that redis-server reads first.
+file) unless a log file is given.
+
+An orchestrator shard starts from ``<path>/<shard>/redis.conf`` (mode 0600, so a password
+in it never shows in the process list); a colocated database gets the same settings as
+``--name value`` arguments.
 """
 from __future__ import annotations
 
@@ -15,7 +18,7 @@ import typing as t
 RDB_FILENAME = "dump.rdb"
 AOF_FILENAME = "appendonly.aof"
 CLUSTER_CONFIG = "nodes.conf"
-SECRET_CONF = "auth.conf"
+CONFIG_FILE = "redis.conf"
 
 # newest RDB format version each Redis release line reads
 _RDB_VERSIONS = ((6, 0, 9), (7, 0, 10), (7, 2, 11), (7, 4, 12))
@@ -53,8 +56,8 @@ class ShardConfig(t.NamedTuple):
         return os.path.join(self.directory, CLUSTER_CONFIG)
 
     @property
-    def secret_path(self) -> str:
-        return os.path.join(self.directory, SECRET_CONF)
+    def config_path(self) -> str:
+        return os.path.join(self.directory, CONFIG_FILE)
 
 
 def is_loopback(addr: str) -> bool:
@@ -65,55 +68,75 @@ def protected_mode_for(bind: t.Sequence[str]) -> str:
     return "yes" if all(is_loopback(addr) for addr in bind) else "no"
 
 
-def write_secret(cfg: ShardConfig) -> t.Optional[str]:
-    """Write the password config file (mode 0600); its path, or None without a password."""
-    if not cfg.password:
-        return None
-    if any(c in cfg.password for c in "\r\n\"\\"):
-        raise ValueError("the database password must not contain quotes, backslashes or newlines")
-    os.makedirs(cfg.directory, exist_ok=True)
-    path = cfg.secret_path
+def directives(cfg: ShardConfig) -> t.List[t.List[str]]:
+    """The shard's settings as ``[name, arg, ...]`` directives, in order (later ones win)."""
+    out: t.List[t.List[str]] = [["port", str(cfg.port)]]
+    if cfg.bind:
+        out.append(["bind", *cfg.bind])
+    out += [["protected-mode", protected_mode_for(cfg.bind or ("0.0.0.0",))],
+            ["dir", cfg.directory],
+            ["dbfilename", cfg.dbfilename],
+            ["appendfilename", AOF_FILENAME],
+            ["logfile", cfg.logfile],
+            ["daemonize", "no"],
+            # keep argv/environ intact: the launcher's watchdog finds members by a token in
+            # /proc/<pid>/environ, which a rewritten process title would overwrite
+            ["set-proc-title", "no"],
+            ["tcp-backlog", "4096"],
+            ["maxclients", "50000"],
+            ["save", ""]]
+    if cfg.checkpoint_frequency:
+        out.append(["save", str(int(cfg.checkpoint_frequency)), "1"])
+    if cfg.cluster:
+        out += [["cluster-enabled", "yes"], ["cluster-config-file", cfg.cluster_config],
+                ["cluster-require-full-coverage", "yes"], ["cluster-node-timeout", "5000"]]
+    if cfg.unix_socket:
+        out += [["unixsocket", cfg.unix_socket], ["unixsocketperm", str(cfg.socket_permissions)]]
+    for key, value in cfg.settings.items():
+        # multi-word values ("save 900 1") are separate arguments
+        out.append([key, *(str(value).split() or [""])])
+    if cfg.password:
+        out.append(["requirepass", cfg.password])
+        if cfg.cluster:
+            out.append(["masterauth", cfg.password])
+    if cfg.module:
+        out.append(["loadmodule", cfg.module, *cfg.module_args])
+    return out
+
+
+def _quote(arg: str) -> str:
+    if arg and all(c.isprintable() and c not in ' "\\\'' for c in arg):
+        return arg
+    return '"' + arg.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+def write_config(cfg: ShardConfig, path: t.Optional[str] = None) -> str:
+    """Write the shard's ``redis.conf`` (mode 0600: it may hold the password) in its
+    directory, or at ``path``; return its path."""
+    path = path or os.path.join(cfg.directory, CONFIG_FILE)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    text = "# written by smartsim for database shard %s\n" % cfg.name
+    text += "".join(" ".join(_quote(a) for a in line) + "\n" for line in directives(cfg))
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(f'requirepass "{cfg.password}"\n')
-        if cfg.cluster:
-            handle.write(f'masterauth "{cfg.password}"\n')
+        handle.write(text)
     os.chmod(path, 0o600)
     return path
 
 
-def command_line(server: str, cfg: ShardConfig, secret_file: t.Optional[str] = None) -> t.List[str]:
-    """argv for one shard: settings as ``--name value`` pairs after the optional secret file."""
+def config_command_line(server: str, config_file: str) -> t.List[str]:
+    """argv of a shard started from its config file."""
+    return [server, config_file]
+
+
+def command_line(server: str, cfg: ShardConfig) -> t.List[str]:
+    """argv with every setting as ``--name value`` (no file; without a password only: it
+    would show in the process list)."""
+    if cfg.password:
+        raise ValueError("a password-protected server is started from its config file")
     args = [server]
-    if secret_file:
-        args.append(secret_file)
-    args += ["--port", str(cfg.port)]
-    if cfg.bind:
-        args += ["--bind", *cfg.bind]
-    args += ["--protected-mode", protected_mode_for(cfg.bind or ("0.0.0.0",)),
-             "--dir", cfg.directory,
-             "--dbfilename", cfg.dbfilename,
-             "--appendfilename", AOF_FILENAME,
-             "--logfile", cfg.logfile,
-             "--daemonize", "no",
-             # keep argv/environ intact: the launcher's watchdog finds members by a token in
-             # /proc/<pid>/environ, which a rewritten process title would overwrite
-             "--set-proc-title", "no",
-             "--tcp-backlog", "4096",
-             "--maxclients", "50000",
-             "--save", ""]
-    if cfg.checkpoint_frequency:
-        args += ["--save", str(int(cfg.checkpoint_frequency)), "1"]
-    if cfg.cluster:
-        args += ["--cluster-enabled", "yes", "--cluster-config-file", cfg.cluster_config,
-                 "--cluster-require-full-coverage", "yes", "--cluster-node-timeout", "5000"]
-    if cfg.unix_socket:
-        args += ["--unixsocket", cfg.unix_socket, "--unixsocketperm", str(cfg.socket_permissions)]
-    for key, value in cfg.settings.items():
-        # multi-word values ("save 900 1") are separate arguments on the command line
-        args += [f"--{key}", *(str(value).split() or [""])]
-    if cfg.module:
-        args += ["--loadmodule", cfg.module, *cfg.module_args]
+    for line in directives(cfg):
+        args += ["--" + line[0], *line[1:]]
     return args
 
 
