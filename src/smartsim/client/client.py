@@ -709,14 +709,18 @@ class Client(SRObject):
         self._store_everywhere(key, lambda k: [b"AI.MODELDEL", k], f"delete_model of {name!r}")
 
     def delete_model_multigpu(self, name: str, first_gpu: int, num_gpus: int) -> None:
+        self._delete_multigpu(name, first_gpu, num_gpus, b"AI.MODELDEL", "delete_model_multigpu")
+
+    def _delete_multigpu(self, name: str, first_gpu: int, num_gpus: int, command: bytes,
+                         what: str) -> None:
+        """Delete the per-GPU copies ``<key>.GPU:<n>`` and the plain key, on every shard."""
         _name_check(name, "name")
         self._gpu_checks(first_gpu, num_gpus)
         key = self._model_key(name, True)
         for gpu in range(first_gpu, first_gpu + num_gpus):
-            self._store_everywhere(key + f".GPU:{gpu}".encode(), lambda k: [b"AI.MODELDEL", k],
-                                   f"delete_model_multigpu of {name!r}")
-        self._store_everywhere(key, lambda k: [b"AI.MODELDEL", k],
-                               f"delete_model_multigpu of {name!r}")
+            self._store_everywhere(key + f".GPU:{gpu}".encode(), lambda k: [command, k],
+                                   f"{what} of {name!r}")
+        self._store_everywhere(key, lambda k: [command, k], f"{what} of {name!r}")
 
     def model_exists(self, name: str) -> bool:
         _name_check(name, "name")
@@ -887,14 +891,7 @@ class Client(SRObject):
         self._store_everywhere(key, lambda k: [b"AI.SCRIPTDEL", k], f"delete_script of {name!r}")
 
     def delete_script_multigpu(self, name: str, first_gpu: int, num_gpus: int) -> None:
-        _name_check(name, "name")
-        self._gpu_checks(first_gpu, num_gpus)
-        key = self._model_key(name, True)
-        for gpu in range(first_gpu, first_gpu + num_gpus):
-            self._store_everywhere(key + f".GPU:{gpu}".encode(), lambda k: [b"AI.SCRIPTDEL", k],
-                                   f"delete_script_multigpu of {name!r}")
-        self._store_everywhere(key, lambda k: [b"AI.SCRIPTDEL", k],
-                               f"delete_script_multigpu of {name!r}")
+        self._delete_multigpu(name, first_gpu, num_gpus, b"AI.SCRIPTDEL", "delete_script_multigpu")
 
     def set_model_chunk_size(self, chunk_size: int) -> None:
         """AI.CONFIG MODEL_CHUNK_SIZE on every shard; later set_model calls split by it."""
