@@ -100,6 +100,37 @@ def sweep(pgids: "set[int]", token: bytes) -> None:
         time.sleep(0.01)
 
 
+def _apply(data: bytes, pgids: "set[int]") -> bytes:
+    """Apply complete ``+pgid``/``-pgid`` lines; return the incomplete tail."""
+    lines = data.split(b"\n")
+    pending = lines.pop()
+    for line in lines:
+        if line[:1] == b"+":
+            pgids.add(int(line[1:]))
+        elif line[:1] == b"-":
+            pgids.discard(int(line[1:]))
+    return pending
+
+
+def _drain(pgids: "set[int]", pending: bytes) -> None:
+    """Read what the driver wrote before it died (it may die before our loop ever ran).
+
+    Non-blocking: a process that inherited the pipe's write end must not hold us up.
+    """
+    try:
+        os.set_blocking(0, False)
+    except OSError:
+        return
+    while True:
+        try:
+            data = os.read(0, 1 << 20)
+        except OSError:  # EAGAIN: nothing more for now
+            return
+        if not data:
+            return
+        pending = _apply(pending + data, pgids)
+
+
 def main(argv: "list[str]") -> int:
     driver = int(argv[1])
     token = argv[2].encode()
@@ -128,14 +159,8 @@ def main(argv: "list[str]") -> int:
                 data = b""
             if not data:
                 break
-            data = pending + data
-            lines = data.split(b"\n")
-            pending = lines.pop()
-            for line in lines:
-                if line[:1] == b"+":
-                    pgids.add(int(line[1:]))
-                elif line[:1] == b"-":
-                    pgids.discard(int(line[1:]))
+            pending = _apply(pending + data, pgids)
+    _drain(pgids, pending)
     sweep(pgids, token)
     return 0
 
