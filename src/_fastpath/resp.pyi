@@ -6,8 +6,8 @@ from typing import Any, Optional, Sequence
 import numpy as np
 
 class RespError:
-    message: str
-    def __init__(self, message: str) -> None: ...
+    message: bytes
+    def __init__(self, message: bytes) -> None: ...
 
 class ConnectionLost(Exception):
     index: int
