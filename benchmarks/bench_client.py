@@ -23,8 +23,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
-sys.path.insert(0, str(ROOT / "tests" / "aimodule"))
-sys.path.insert(0, str(ROOT / "tests" / "client"))
+sys.path.insert(0, str(ROOT))  # the tests package: server and cluster helpers
 
 SIZES = {"1KiB": 256, "1MiB": 256 * 1024, "64MiB": 16 * 1024 * 1024}
 N_BATCH = 10_000
@@ -116,7 +115,7 @@ def main():
     p.add_argument("--skip-cluster", action="store_true")
     args = p.parse_args()
 
-    import conftest as cf  # tests/client/conftest.py: servers and cluster helpers
+    from tests.client import conftest as cf  # servers and cluster helpers
 
     module = cf._module_path()
     wd = Path(tempfile.mkdtemp(prefix="bench", dir="/tmp"))
