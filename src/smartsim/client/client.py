@@ -1084,16 +1084,9 @@ class Client(SRObject):
             self._ok(r, f"copy_list to {dest_name!r}", dkey, node)
 
     def rename_list(self, src_name: str, dest_name: str) -> None:
-        _name_check(src_name, "src_name")
-        _name_check(dest_name, "dest_name")
-        if not src_name:
-            raise RedisRuntimeError("The src_name parameter cannot be an empty string.")
-        if not dest_name:
-            raise RedisRuntimeError("The dest_name parameter cannot be an empty string.")
-        if src_name == dest_name:
-            return
-        self.copy_list(src_name, dest_name)
-        self.delete_list(src_name)
+        self.copy_list(src_name, dest_name)  # validates both names; no-op when they are equal
+        if src_name != dest_name:
+            self.delete_list(src_name)
 
     def get_list_length(self, list_name: str) -> int:
         _name_check(list_name, "list_name")

@@ -743,42 +743,27 @@ static int cmd_scriptexecute(RedisModuleCtx *ctx, RedisModuleString **argv, int 
                 return RedisModule_ReplyWithError(ctx, "ERR Invalid value for TIMEOUT");
             break;
         }
-        if (arg_is(a, "KEYS")) {
-            if (have_keys)
-                return RedisModule_ReplyWithError(
-                    ctx, "ERR Already Encountered KEYS scope in AI.SCRIPTEXECUTE command");
-            have_keys = 1;
-            if (!parse_keys_section(ctx, argv, argc, &pos, &keys))
+        /* one scope each, in any order after the first; KEYS are checked as keys */
+        struct { const char *word; Section *dst; int *seen; int is_keys; } scopes[] = {
+            {"KEYS", &keys, &have_keys, 1}, {"ARGS", &args, &have_args, 0},
+            {"INPUTS", &ins, &have_ins, 0}, {"OUTPUTS", &outs, &have_outs, 0}};
+        int matched = 0;
+        for (size_t k = 0; k < sizeof(scopes) / sizeof(scopes[0]); k++) {
+            if (!arg_is(a, scopes[k].word))
+                continue;
+            if (*scopes[k].seen)
+                return reply_error_fmt(ctx, "ERR Already Encountered %s scope in AI.SCRIPTEXECUTE command",
+                                       scopes[k].word);
+            *scopes[k].seen = 1;
+            int ok = scopes[k].is_keys ? parse_keys_section(ctx, argv, argc, &pos, scopes[k].dst)
+                                       : parse_section(ctx, argv, argc, &pos, scopes[k].dst);
+            if (!ok)
                 return REDISMODULE_OK;
-            continue;
+            matched = 1;
+            break;
         }
-        if (arg_is(a, "ARGS")) {
-            if (have_args)
-                return RedisModule_ReplyWithError(
-                    ctx, "ERR Already Encountered ARGS scope in AI.SCRIPTEXECUTE command");
-            have_args = 1;
-            if (!parse_section(ctx, argv, argc, &pos, &args))
-                return REDISMODULE_OK;
+        if (matched)
             continue;
-        }
-        if (arg_is(a, "INPUTS")) {
-            if (have_ins)
-                return RedisModule_ReplyWithError(
-                    ctx, "ERR Already Encountered INPUTS scope in AI.SCRIPTEXECUTE command");
-            have_ins = 1;
-            if (!parse_section(ctx, argv, argc, &pos, &ins))
-                return REDISMODULE_OK;
-            continue;
-        }
-        if (arg_is(a, "OUTPUTS")) {
-            if (have_outs)
-                return RedisModule_ReplyWithError(
-                    ctx, "ERR Already Encountered OUTPUTS scope in AI.SCRIPTEXECUTE command");
-            have_outs = 1;
-            if (!parse_section(ctx, argv, argc, &pos, &outs))
-                return REDISMODULE_OK;
-            continue;
-        }
         return reply_error_fmt(ctx, "ERR Invalid AI.SCRIPTEXECUTE command. Unexpected argument: %s",
                                RedisModule_StringPtrLen(a, NULL));
     }
