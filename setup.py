@@ -5,6 +5,8 @@ Build switches (environment variables, read at build time):
 * ``SMARTSIM_BUILD_DEBUG=1``     -O0 -g, Cython bounds/wraparound checks back on, line tracing.
 * ``SMARTSIM_BUILD_ANNOTATE=1``  write Cython's annotated HTML next to each ``.pyx``.
 * ``SMARTSIM_BUILD_SANITIZE=address|undefined``  compile with that sanitizer.
+* ``HIREDIS_PREFIX=/path``      hiredis headers and library under ``/path`` (default: the
+  system's; the client's reply parser links it).
 """
 import os
 import sys
@@ -39,18 +41,43 @@ if DEBUG:
     macros.append(("CYTHON_TRACE_NOGIL", "1"))
 
 FASTPATH = ["permute", "render", "crc16", "tensor", "resp"]
-extensions = [
-    Extension(
+# resp parses replies with the hiredis C library (Debian/Ubuntu: libhiredis-dev,
+# RHEL/Fedora: hiredis-devel); HIREDIS_PREFIX points at another installation.
+HIREDIS_PREFIX = os.environ.get("HIREDIS_PREFIX", "")
+LINKED = {"resp": ["hiredis"]}
+
+
+def _hiredis_dirs():
+    roots = [Path(HIREDIS_PREFIX)] if HIREDIS_PREFIX else [Path(sys.prefix), Path("/usr/local"), Path("/usr")]
+    for root in roots:
+        if (root / "include" / "hiredis" / "read.h").exists():
+            if root == Path("/usr"):
+                return [], []  # the compiler's own search path
+            return [str(root / "include")], [str(root / "lib"), str(root / "lib64")]
+    sys.exit("smartsim: the hiredis C library and headers are needed to build the client "
+             "(apt-get install libhiredis-dev, or dnf install hiredis-devel; "
+             "set HIREDIS_PREFIX for another location)")
+
+
+def _extension(name):
+    include, libdirs = [numpy.get_include()], []
+    if name in LINKED:
+        inc, libdirs = _hiredis_dirs()
+        include += inc
+    return Extension(
         f"_fastpath.{name}",
         [f"src/_fastpath/{name}.pyx"],
-        include_dirs=[numpy.get_include()],
+        include_dirs=include,
+        library_dirs=libdirs,
+        libraries=LINKED.get(name, []),
         define_macros=macros,
         extra_compile_args=cflags,
         extra_link_args=ldflags,
     )
-    for name in FASTPATH
-    if (ROOT / "src" / "_fastpath" / f"{name}.pyx").exists()
-]
+
+
+extensions = [_extension(name) for name in FASTPATH
+              if (ROOT / "src" / "_fastpath" / f"{name}.pyx").exists()]
 
 AIMODULE_DIR = Path("src/smartsim/_core/aimodule")
 AIMODULE_NAME = "redisai.so"

@@ -6,10 +6,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
 
-if ! command -v redis-server >/dev/null 2>&1; then
+# redis-server (+ redis-tools for redis-benchmark) to run databases; libhiredis-dev because
+# the client's reply parser links the hiredis C library.
+need=()
+command -v redis-server >/dev/null 2>&1 || need+=(redis-server redis-tools)
+[ -e /usr/include/hiredis/read.h ] || [ -n "${HIREDIS_PREFIX:-}" ] || need+=(libhiredis-dev)
+if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq redis-server redis-tools >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
   # Debian starts a system redis on 6379; the project starts its own servers.
   $SUDO service redis-server stop >/dev/null 2>&1 || true
 fi

@@ -1,6 +1,6 @@
 # cython: language_level=3
-"""RESP2 framing for the client: commands encoded straight from numpy buffers, replies read
-straight into numpy arrays, sockets driven with the GIL released.
+"""RESP2 framing for the client: commands encoded straight from numpy buffers, replies parsed
+by hiredis into numpy arrays, sockets driven with the GIL released.
 
 * :class:`Frames` accumulates commands.  Small arguments are copied into one contiguous
   buffer; arguments larger than ``INLINE_MAX`` (tensor blobs, model chunks) are *referenced*
@@ -9,19 +9,20 @@ straight into numpy arrays, sockets driven with the GIL released.
 * :class:`Conn` wraps a connected, non-blocking socket (TCP or Unix).  ``exchange(conns,
   frames, timeout)`` writes every connection's frames and reads the expected number of
   replies from all of them at once in one ``poll`` loop without the GIL, so shards are
-  served in parallel.  While reading, a scanner counts complete replies; bulk strings
-  larger than ``INLINE_MAX`` are diverted into their own allocation and received directly
-  there, then handed to numpy without a copy (the array's base owns the block).
-* Replies are then decoded with the GIL: ``+``/``$`` -> bytes, ``:`` -> int, ``*`` -> list,
-  ``-`` -> :class:`RespError` (returned, not raised, so a pipeline reports each command);
-  ``AI.TENSORGET .. META BLOB`` replies -> ndarray directly.
+  served in parallel.  Received bytes go to a hiredis reader whose object functions build
+  a compact reply tree (no Python objects, no GIL); a bulk string larger than
+  ``INLINE_MAX`` is copied once out of the reader into an allocation of its own, which a
+  tensor reply then hands to numpy (the array's base owns it: no second copy).
+* Replies are then decoded with the GIL: status/bulk -> bytes, integer -> int, array ->
+  list, error -> :class:`RespError` (returned, not raised, so a pipeline reports each
+  command); ``AI.TENSORGET .. META BLOB`` replies -> ndarray directly.
 """
 cimport cython
 from cpython.buffer cimport PyBUF_ANY_CONTIGUOUS, PyBuffer_Release, PyObject_GetBuffer
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from libc.errno cimport EAGAIN, EINTR, errno
 from libc.stdlib cimport free, malloc, realloc
-from libc.string cimport memchr, memcpy, memmove, strerror
+from libc.string cimport memcmp, memcpy, memset, strerror
 
 import numpy as np
 cimport numpy as cnp
@@ -60,6 +61,38 @@ cdef extern from "<poll.h>" nogil:
     int poll(pollfd* fds, unsigned long nfds, int timeout)
     short POLLIN, POLLOUT, POLLERR, POLLHUP, POLLNVAL
 
+cdef extern from "hiredis_compat.h" nogil:
+    ctypedef int hiredis_count_t
+    cdef struct redisReadTask:
+        int type
+        int idx
+        void* obj
+        redisReadTask* parent
+        void* privdata
+    cdef struct redisReplyObjectFunctions:
+        void* (*createString)(const redisReadTask*, char*, size_t) noexcept nogil
+        void* (*createArray)(const redisReadTask*, hiredis_count_t) noexcept nogil
+        void* (*createInteger)(const redisReadTask*, long long) noexcept nogil
+        void* (*createNil)(const redisReadTask*) noexcept nogil
+        void (*freeObject)(void*) noexcept nogil
+    cdef struct redisReader:
+        int err
+        char errstr[128]
+        void* privdata
+    redisReader* redisReaderCreateWithFunctions(redisReplyObjectFunctions* fn)
+    void redisReaderFree(redisReader* r)
+    int redisReaderFeed(redisReader* r, const char* buf, size_t len)
+    int redisReaderGetReply(redisReader* r, void** reply)
+    enum:
+        REDIS_OK
+        REDIS_ERR_OOM
+        REDIS_REPLY_STRING
+        REDIS_REPLY_ARRAY
+        REDIS_REPLY_INTEGER
+        REDIS_REPLY_NIL
+        REDIS_REPLY_STATUS
+        REDIS_REPLY_ERROR
+
 cdef extern from "<time.h>" nogil:
     struct timespec:
         long tv_sec
@@ -68,9 +101,10 @@ cdef extern from "<time.h>" nogil:
     int CLOCK_MONOTONIC
 
 DEF INLINE_MAX_C = 65536
-DEF MAX_DEPTH = 32
 DEF IOV_BATCH = 512
 DEF READ_CHUNK = 262144
+DEF FEED_CHUNK = 16384
+DEF TEXT_KEEP = 16777216   # reply text arena kept between exchanges
 
 INLINE_MAX = INLINE_MAX_C
 
@@ -146,18 +180,6 @@ cdef inline Py_ssize_t _fmt_int(char* out, long long v) noexcept nogil:
         out[i] = tmp[n]
         i += 1
     return i
-
-
-cdef inline long long _parse_int(const char* p, const char* end) noexcept nogil:
-    cdef long long v = 0
-    cdef bint neg = False
-    if p < end and p[0] == b'-':
-        neg = True
-        p += 1
-    while p < end and p[0] >= 48 and p[0] <= 57:
-        v = v * 10 + (p[0] - 48)
-        p += 1
-    return -v if neg else v
 
 
 # ------------------------------------------------------------------------------ Frames
@@ -431,29 +453,39 @@ cdef class Frames:
         return 0
 
 
-# ------------------------------------------------------------------------------ connection state
+# ------------------------------------------------------------------------------ replies
+#
+# hiredis parses the replies.  Its reader calls our object functions, which run without the
+# GIL and build a compact tree in per-connection arenas (nodes, child slots, string bytes);
+# a bulk string larger than INLINE_MAX gets an allocation of its own, which a tensor reply
+# hands to numpy as the array's memory (the one copy out of the reader's buffer).  Python
+# objects are made from the tree once every reply of the exchange is in.
 
-cdef struct BigSeg:
-    char* data
-    size_t len          # payload + CRLF
-    size_t filled
+cdef struct RNode:
+    int type
+    long long n         # integer value, string length or element count
+    size_t off          # string: offset into text; array: first slot in kids
+    char* big           # a large string's own allocation (owned until taken)
 
 
 cdef struct RState:
     int fd
-    char* buf
-    size_t start, end, cap
-    size_t scan
-    int depth
-    long long rem[MAX_DEPTH]
-    BigSeg* segs
-    size_t nsegs, segcap, seg_read
-    long filling
+    redisReader* reader
+    char* rbuf
+    RNode* nodes
+    size_t nnodes, nodecap
+    size_t* kids
+    size_t nkids, kidcap
+    char* text
+    size_t ntext, textcap
+    size_t* roots
+    size_t rootcap
     size_t scanned, needed
     iovec* iov
     size_t niov, iov_i
     int err
     int eof
+    int oom
 
 
 cdef class _Block:
@@ -492,102 +524,135 @@ cdef _Block _make_block(char* data, Py_ssize_t size):
     return b
 
 
-cdef int _ensure_room(RState* s, size_t want) noexcept nogil:
-    cdef size_t cap
-    cdef char* nb
-    if s.cap - s.end >= want:
+cdef int _grow(void** p, size_t* cap, size_t want, size_t item, size_t first) noexcept nogil:
+    """Make room for ``want`` items in the array at ``*p`` (capacity ``*cap``)."""
+    cdef size_t c = cap[0] if cap[0] else first
+    cdef void* np_
+    if want <= cap[0]:
         return 0
-    cap = s.cap if s.cap else READ_CHUNK
-    while cap - s.end < want:
-        cap *= 2
-    nb = <char*>realloc(s.buf, cap)
-    if nb == NULL:
+    while c < want:
+        c *= 2
+    np_ = realloc(p[0], c * item)
+    if np_ == NULL:
         return -1
-    s.buf = nb
-    s.cap = cap
+    p[0] = np_
+    cap[0] = c
     return 0
 
 
-cdef int _scan(RState* s) noexcept nogil:
-    """Advance the reply scanner over buffered bytes. 0: ok (maybe need more), -1: bad RESP,
-    -2: out of memory."""
-    cdef char* p
-    cdef char* nl
-    cdef size_t avail, linelen, hdr_end, take
-    cdef long long n
-    cdef char t
-    cdef bint done
-    cdef BigSeg* ns
-    while s.scanned < s.needed and s.filling < 0:
-        avail = s.end - s.scan
-        if avail < 3:
+cdef void* _new_node(const redisReadTask* task, int type, long long n) noexcept nogil:
+    """Append a node for ``task`` and link it into its parent; returns the node's handle
+    (index + 1, so that no handle is NULL) or NULL when out of memory."""
+    cdef RState* s = <RState*>task.privdata
+    cdef size_t i = s.nnodes
+    cdef RNode* parent
+    if _grow(<void**>&s.nodes, &s.nodecap, i + 1, sizeof(RNode), 1024) < 0:
+        s.oom = 1
+        return NULL
+    s.nodes[i].type = type
+    s.nodes[i].n = n
+    s.nodes[i].off = 0
+    s.nodes[i].big = NULL
+    s.nnodes = i + 1
+    if task.parent != NULL:
+        parent = &s.nodes[<size_t>task.parent.obj - 1]
+        s.kids[parent.off + <size_t>task.idx] = i
+    return <void*>(i + 1)
+
+
+cdef void* _on_string(const redisReadTask* task, char* data, size_t n) noexcept nogil:
+    cdef RState* s = <RState*>task.privdata
+    cdef void* h = _new_node(task, task.type, <long long>n)
+    cdef RNode* node
+    cdef char* big
+    if h == NULL:
+        return NULL
+    node = &s.nodes[<size_t>h - 1]
+    if n > INLINE_MAX_C:
+        big = <char*>malloc(n)
+        if big == NULL:
+            s.oom = 1
+            return NULL
+        memcpy(big, data, n)
+        node.big = big
+    else:
+        if _grow(<void**>&s.text, &s.textcap, s.ntext + n, 1, 65536) < 0:
+            s.oom = 1
+            return NULL
+        memcpy(s.text + s.ntext, data, n)
+        node.off = s.ntext
+        s.ntext += n
+    return h
+
+
+cdef void* _on_array(const redisReadTask* task, hiredis_count_t elements) noexcept nogil:
+    cdef RState* s = <RState*>task.privdata
+    cdef size_t first = s.nkids
+    cdef void* h
+    if _grow(<void**>&s.kids, &s.kidcap, first + <size_t>elements, sizeof(size_t), 1024) < 0:
+        s.oom = 1
+        return NULL
+    h = _new_node(task, REDIS_REPLY_ARRAY, <long long>elements)
+    if h == NULL:
+        return NULL
+    s.nodes[<size_t>h - 1].off = first
+    s.nkids = first + <size_t>elements
+    return h
+
+
+cdef void* _on_integer(const redisReadTask* task, long long v) noexcept nogil:
+    return _new_node(task, REDIS_REPLY_INTEGER, v)
+
+
+cdef void* _on_nil(const redisReadTask* task) noexcept nogil:
+    return _new_node(task, REDIS_REPLY_NIL, 0)
+
+
+cdef void _on_free(void* obj) noexcept nogil:
+    # nodes live in the connection's arenas, reset before every exchange
+    pass
+
+
+cdef redisReplyObjectFunctions _TREE_FUNCTIONS
+memset(&_TREE_FUNCTIONS, 0, sizeof(_TREE_FUNCTIONS))
+_TREE_FUNCTIONS.createString = _on_string
+_TREE_FUNCTIONS.createArray = _on_array
+_TREE_FUNCTIONS.createInteger = _on_integer
+_TREE_FUNCTIONS.createNil = _on_nil
+_TREE_FUNCTIONS.freeObject = _on_free
+
+
+cdef void _reset_tree(RState* s) noexcept nogil:
+    cdef size_t i
+    for i in range(s.nnodes):
+        if s.nodes[i].big != NULL:
+            free(s.nodes[i].big)
+            s.nodes[i].big = NULL
+    s.nnodes = 0
+    s.nkids = 0
+    s.ntext = 0
+    if s.textcap > TEXT_KEEP:
+        free(s.text)
+        s.text = NULL
+        s.textcap = 0
+
+
+cdef int _drain(RState* s) noexcept nogil:
+    """Take every complete reply hiredis has; 0 ok, -1 protocol error, -2 out of memory."""
+    cdef void* reply
+    while s.scanned < s.needed:
+        reply = NULL
+        if redisReaderGetReply(s.reader, &reply) != REDIS_OK:
+            return -2 if (s.oom or s.reader.err == REDIS_ERR_OOM) else -1
+        if reply == NULL:
             return 0
-        p = s.buf + s.scan
-        nl = <char*>memchr(p, b'\n', avail)
-        if nl == NULL:
-            return 0
-        linelen = nl - p + 1
-        t = p[0]
-        done = True
-        if t == b'+' or t == b'-' or t == b':':
-            s.scan += linelen
-        elif t == b'$':
-            n = _parse_int(p + 1, nl)
-            if n < 0:
-                s.scan += linelen
-            elif n > INLINE_MAX_C:
-                hdr_end = s.scan + linelen
-                if s.nsegs == s.segcap:
-                    ns = <BigSeg*>realloc(s.segs, (s.segcap * 2 + 4) * sizeof(BigSeg))
-                    if ns == NULL:
-                        return -2
-                    s.segs = ns
-                    s.segcap = s.segcap * 2 + 4
-                s.segs[s.nsegs].data = <char*>malloc(n + 2)
-                if s.segs[s.nsegs].data == NULL:
-                    return -2
-                s.segs[s.nsegs].len = n + 2
-                take = s.end - hdr_end
-                if take > <size_t>(n + 2):
-                    take = n + 2
-                if take:
-                    memcpy(s.segs[s.nsegs].data, s.buf + hdr_end, take)
-                    memmove(s.buf + hdr_end, s.buf + hdr_end + take, s.end - hdr_end - take)
-                    s.end -= take
-                s.segs[s.nsegs].filled = take
-                if take < <size_t>(n + 2):
-                    s.filling = s.nsegs
-                s.nsegs += 1
-                s.scan = hdr_end
-            else:
-                if avail < linelen + n + 2:
-                    return 0
-                s.scan += linelen + n + 2
-        elif t == b'*':
-            n = _parse_int(p + 1, nl)
-            s.scan += linelen
-            if n > 0:
-                if s.depth >= MAX_DEPTH:
-                    return -1
-                s.rem[s.depth] = n
-                s.depth += 1
-                done = False
-        else:
-            return -1
-        if done:
-            while s.depth > 0:
-                s.rem[s.depth - 1] -= 1
-                if s.rem[s.depth - 1] == 0:
-                    s.depth -= 1
-                else:
-                    break
-            if s.depth == 0:
-                s.scanned += 1
+        s.roots[s.scanned] = <size_t>reply - 1
+        s.scanned += 1
     return 0
 
 
 cdef inline bint _want_read(RState* s) noexcept nogil:
-    return s.filling >= 0 or s.scanned < s.needed
+    return s.scanned < s.needed
 
 
 cdef int _do_send(RState* s) noexcept nogil:
@@ -629,34 +694,36 @@ cdef int _do_send(RState* s) noexcept nogil:
 
 
 cdef int _do_recv(RState* s) noexcept nogil:
-    """Read what is available. 0 ok/would block, -1 error or EOF."""
+    """Read what is available and feed it to hiredis. 0 ok/would block, -1 error or EOF
+    (s.err: errno, -1 protocol error, -2 out of memory)."""
     cdef ssize_t n
-    cdef BigSeg* g
+    cdef size_t off, piece, before
+    cdef int rc
     while True:
-        if s.filling >= 0:
-            g = &s.segs[s.filling]
-            n = recv(s.fd, g.data + g.filled, g.len - g.filled, 0)
-            if n > 0:
-                g.filled += n
-                if g.filled == g.len:
-                    s.filling = -1
-                    if _scan(s) < 0:
-                        s.err = -1
-                        return -1
-                continue
-        else:
-            if _ensure_room(s, 65536) < 0:
-                s.err = -2
-                return -1
-            n = recv(s.fd, s.buf + s.end, s.cap - s.end, 0)
-            if n > 0:
-                s.end += n
-                if _scan(s) < 0:
-                    s.err = -1
+        n = recv(s.fd, s.rbuf, READ_CHUNK, 0)
+        if n > 0:
+            # hiredis moves the unread rest of its buffer down after every reply, so it is
+            # fed in small pieces (as its own socket reader does)
+            # to keep that move short; inside a large element (a piece that completes no
+            # reply) the rest of the read goes in at once
+            off = 0
+            piece = FEED_CHUNK
+            while off < <size_t>n:
+                if piece > <size_t>n - off:
+                    piece = <size_t>n - off
+                if redisReaderFeed(s.reader, s.rbuf + off, piece) != REDIS_OK:
+                    s.err = -2
                     return -1
-                if not _want_read(s):
-                    return 0
-                continue
+                off += piece
+                before = s.scanned
+                rc = _drain(s)
+                if rc < 0:
+                    s.err = rc
+                    return -1
+                piece = FEED_CHUNK if s.scanned != before else READ_CHUNK
+            if not _want_read(s):
+                return 0
+            continue
         if n == 0:
             s.eof = 1
             return -1
@@ -669,7 +736,7 @@ cdef int _do_recv(RState* s) noexcept nogil:
 
 
 cdef int _exchange_nogil(RState** ss, int k, double timeout, int* bad) noexcept nogil:
-    """Drive k connections until every one has sent its frames and buffered its replies.
+    """Drive k connections until every one has sent its frames and parsed its replies.
     0: done; -1: connection error at *bad; -2: timeout at *bad; -3: protocol error;
     -4: out of memory."""
     cdef pollfd* fds = <pollfd*>malloc(k * sizeof(pollfd))
@@ -689,11 +756,6 @@ cdef int _exchange_nogil(RState** ss, int k, double timeout, int* bad) noexcept 
             free(fds)
             free(idx)
             return -1
-        if _scan(s) < 0:
-            bad[0] = i
-            free(fds)
-            free(idx)
-            return -3
     while True:
         nf = 0
         for i in range(k):
@@ -750,6 +812,32 @@ cdef int _exchange_nogil(RState** ss, int k, double timeout, int* bad) noexcept 
                     return -1
 
 
+# numpy type numbers of the RedisAI dtype names (the reply of AI.TENSORGET .. META)
+cdef int _typenum_of(const char* p, size_t n) noexcept nogil:
+    if n == 5 and memcmp(p, b"FLOAT", 5) == 0:
+        return cnp.NPY_FLOAT32
+    if n == 6 and memcmp(p, b"DOUBLE", 6) == 0:
+        return cnp.NPY_FLOAT64
+    if n == 4 and memcmp(p, b"INT8", 4) == 0:
+        return cnp.NPY_INT8
+    if n == 5 and memcmp(p, b"INT16", 5) == 0:
+        return cnp.NPY_INT16
+    if n == 5 and memcmp(p, b"INT32", 5) == 0:
+        return cnp.NPY_INT32
+    if n == 5 and memcmp(p, b"INT64", 5) == 0:
+        return cnp.NPY_INT64
+    if n == 5 and memcmp(p, b"UINT8", 5) == 0:
+        return cnp.NPY_UINT8
+    if n == 6 and memcmp(p, b"UINT16", 6) == 0:
+        return cnp.NPY_UINT16
+    if n == 4 and memcmp(p, b"BOOL", 4) == 0:
+        return cnp.NPY_BOOL
+    return -1
+
+
+cdef bytes _OK = b"OK"
+
+
 cdef class Conn:
     """A connected socket (TCP or Unix) speaking RESP2; made non-blocking on attach."""
     cdef RState st
@@ -759,10 +847,13 @@ cdef class Conn:
     cdef bytearray _kinds
 
     def __cinit__(self):
+        memset(&self.st, 0, sizeof(RState))
         self.st.fd = -1
-        self.st.filling = -1
-        self.st.cap = 0
-        self.st.buf = NULL
+        self.st.reader = redisReaderCreateWithFunctions(&_TREE_FUNCTIONS)
+        self.st.rbuf = <char*>malloc(READ_CHUNK)
+        if self.st.reader == NULL or self.st.rbuf == NULL:
+            raise MemoryError()
+        self.st.reader.privdata = &self.st
 
     def __init__(self, sock, address=None):
         sock.setblocking(False)
@@ -772,19 +863,15 @@ cdef class Conn:
         self.broken = False
 
     def __dealloc__(self):
-        self._free_segs()
-        free(self.st.buf)
+        _reset_tree(&self.st)
+        if self.st.reader != NULL:
+            redisReaderFree(self.st.reader)
+        free(self.st.rbuf)
+        free(self.st.nodes)
+        free(self.st.kids)
+        free(self.st.text)
+        free(self.st.roots)
         free(self.st.iov)
-
-    cdef void _free_segs(self):
-        cdef size_t i
-        for i in range(self.st.seg_read, self.st.nsegs):
-            free(self.st.segs[i].data)
-        free(self.st.segs)
-        self.st.segs = NULL
-        self.st.nsegs = 0
-        self.st.segcap = 0
-        self.st.seg_read = 0
 
     def close(self):
         """Close the socket; the connection cannot be used afterwards."""
@@ -823,130 +910,113 @@ cdef class Conn:
             f._reopen_run()
         self.st.niov = count
         self.st.iov_i = 0
-        # reset the reply buffer (every previous reply was consumed)
-        if self.st.start == self.st.end:
-            self.st.start = self.st.end = self.st.scan = 0
-        self._free_segs()
-        self.st.filling = -1
-        self.st.depth = 0
+        _reset_tree(&self.st)
+        if _grow(<void**>&self.st.roots, &self.st.rootcap, <size_t>f.ncmds + 1, sizeof(size_t),
+                 64) < 0:
+            raise MemoryError()
         self.st.scanned = 0
         self.st.needed = f.ncmds
         self.st.err = 0
         self.st.eof = 0
+        self.st.oom = 0
         return 0
 
-    cdef object _take_seg(self):
-        cdef BigSeg* g
-        if self.st.seg_read >= self.st.nsegs:
-            raise ProtocolError(0, "reply scanner and decoder disagree")
-        g = &self.st.segs[self.st.seg_read]
-        self.st.seg_read += 1
-        blk = _make_block(g.data, g.len - 2)
-        g.data = NULL
+    cdef object _take_big(self, RNode* node):
+        blk = _make_block(node.big, node.n)
+        node.big = NULL
         return blk
 
-    cdef object _parse(self):
-        cdef char* p = self.st.buf + self.st.start
-        cdef char* nl = <char*>memchr(p, b'\n', self.st.end - self.st.start)
-        cdef size_t linelen = nl - p + 1
-        cdef long long n, i
-        cdef char t = p[0]
+    cdef object _to_py(self, size_t i):
+        cdef RNode* node = &self.st.nodes[i]
+        cdef long long j
         cdef list out
-        self.st.start += linelen
-        if t == b'+':
-            return PyBytes_FromStringAndSize(p + 1, linelen - 3)
-        if t == b':':
-            return _parse_int(p + 1, nl)
-        if t == b'-':
-            return RespError(PyBytes_FromStringAndSize(p + 1, linelen - 3))
-        if t == b'$':
-            n = _parse_int(p + 1, nl)
-            if n < 0:
-                return None
-            if n > INLINE_MAX_C:
-                return bytes(memoryview(self._take_seg()))
-            self.st.start += n + 2
-            return PyBytes_FromStringAndSize(p + linelen, n)
-        if t == b'*':
-            n = _parse_int(p + 1, nl)
-            if n < 0:
-                return None
-            out = [None] * n
-            for i in range(n):
-                out[i] = self._parse()
+        cdef char* p
+        cdef int t = node.type
+        if t == REDIS_REPLY_STRING or t == REDIS_REPLY_STATUS or t == REDIS_REPLY_ERROR:
+            if node.big != NULL:
+                b = PyBytes_FromStringAndSize(node.big, node.n)
+                free(node.big)
+                node.big = NULL
+            else:
+                p = self.st.text + node.off
+                if t == REDIS_REPLY_STATUS and node.n == 2 and p[0] == b'O' and p[1] == b'K':
+                    return _OK
+                b = PyBytes_FromStringAndSize(p, node.n)
+            return RespError(b) if t == REDIS_REPLY_ERROR else b
+        if t == REDIS_REPLY_INTEGER:
+            return node.n
+        if t == REDIS_REPLY_ARRAY:
+            out = [None] * node.n
+            for j in range(node.n):
+                out[j] = self._to_py(self.st.kids[node.off + j])
             return out
-        raise ProtocolError(0, f"unexpected RESP type byte {chr(t)!r}")
+        return None
 
-    cdef object _parse_tensor(self):
-        """``AI.TENSORGET key META BLOB`` reply -> ndarray (or RespError / raw list)."""
-        cdef char* p = self.st.buf + self.st.start
-        cdef char* nl
-        cdef long long n, i, nbytes
-        cdef object dtype = None, shape = None, key, val, arr = None
-        cdef cnp.ndarray a
-        if p[0] != b'*':
-            return self._parse()
-        nl = <char*>memchr(p, b'\n', self.st.end - self.st.start)
-        n = _parse_int(p + 1, nl)
-        self.st.start += nl - p + 1
-        items = []
-        i = 0
-        while i < n:
-            key = self._parse()
-            i += 1
-            if i >= n:
-                items.append(key)
-                break
-            if key == b"blob" and dtype is not None and shape is not None:
-                p = self.st.buf + self.st.start
-                if p[0] != b'$':
-                    items.append(key)
-                    continue
-                nl = <char*>memchr(p, b'\n', self.st.end - self.st.start)
-                nbytes = _parse_int(p + 1, nl)
-                self.st.start += nl - p + 1
-                if nbytes > INLINE_MAX_C:
-                    arr = np.frombuffer(self._take_seg(), dtype=dtype).reshape(shape)
-                else:
-                    a = np.empty(shape, dtype=dtype)
-                    if <long long>cnp.PyArray_NBYTES(a) != nbytes:
-                        self.st.start += nbytes + 2
-                        raise ProtocolError(0, f"tensor blob of {nbytes} bytes does not match "
-                                               f"shape {shape} of {dtype}")
-                    memcpy(cnp.PyArray_DATA(a), self.st.buf + self.st.start, nbytes)
-                    self.st.start += nbytes + 2
-                    arr = a
-                i += 1
-                items.append(key)
-                items.append(arr)
-                continue
-            val = self._parse()
-            i += 1
-            if key == b"dtype" and isinstance(val, bytes):
-                dtype = dtype_of_name(val)
-                if dtype is None:
-                    dtype = None
-            elif key == b"shape" and isinstance(val, list):
-                shape = tuple(val)
-            items.append(key)
-            items.append(val)
-        if dtype is None or shape is None:
-            return items
-        return arr if arr is not None else items
+    cdef inline bint _is(self, RNode* node, const char* word, size_t n):
+        return ((node.type == REDIS_REPLY_STRING or node.type == REDIS_REPLY_STATUS)
+                and node.big == NULL and <size_t>node.n == n
+                and memcmp(self.st.text + node.off, word, n) == 0)
+
+    cdef object _to_tensor(self, size_t i):
+        """``AI.TENSORGET key META BLOB`` reply -> ndarray; anything else (an error, a reply
+        of another shape) as the generic decoding."""
+        cdef RNode* node = &self.st.nodes[i]
+        cdef RNode* key
+        cdef RNode* val
+        cdef RNode* blob = NULL
+        cdef RNode* shape = NULL
+        cdef int typenum = -1, nd = 0
+        cdef long long j, nbytes
+        cdef cnp.npy_intp dims[32]
+        cdef cnp.ndarray arr
+        if node.type != REDIS_REPLY_ARRAY or node.n % 2:
+            return self._to_py(i)
+        for j in range(0, node.n, 2):
+            key = &self.st.nodes[self.st.kids[node.off + j]]
+            val = &self.st.nodes[self.st.kids[node.off + j + 1]]
+            if self._is(key, b"dtype", 5) and val.type == REDIS_REPLY_STRING and val.big == NULL:
+                typenum = _typenum_of(self.st.text + val.off, val.n)
+            elif self._is(key, b"shape", 5) and val.type == REDIS_REPLY_ARRAY:
+                shape = val
+            elif self._is(key, b"blob", 4) and val.type == REDIS_REPLY_STRING:
+                blob = val
+        if typenum < 0 or shape is NULL or blob is NULL or shape.n > 32:
+            return self._to_py(i)
+        nd = <int>shape.n
+        for j in range(nd):
+            val = &self.st.nodes[self.st.kids[shape.off + j]]
+            if val.type != REDIS_REPLY_INTEGER or val.n < 0:
+                return self._to_py(i)
+            dims[j] = <cnp.npy_intp>val.n
+        if blob.big != NULL:
+            arr = cnp.PyArray_SimpleNewFromData(nd, dims, typenum, blob.big)
+            nbytes = cnp.PyArray_NBYTES(arr)
+            if nbytes != blob.n:
+                raise ProtocolError(0, f"tensor blob of {blob.n} bytes does not match shape "
+                                       f"{(<object>arr).shape} of {(<object>arr).dtype}")
+            cnp.set_array_base(arr, self._take_big(blob))
+            return arr
+        arr = cnp.PyArray_EMPTY(nd, dims, typenum, 0)
+        nbytes = cnp.PyArray_NBYTES(arr)
+        if nbytes != blob.n:
+            raise ProtocolError(0, f"tensor blob of {blob.n} bytes does not match shape "
+                                   f"{(<object>arr).shape} of {(<object>arr).dtype}")
+        memcpy(cnp.PyArray_DATA(arr), self.st.text + blob.off, nbytes)
+        return arr
 
     cdef list _parse_all(self):
         cdef Py_ssize_t i, n = self.st.needed
         cdef list out = [None] * n
         cdef bytearray kinds = self._kinds
-        for i in range(n):
-            if kinds[i] == 1:
-                out[i] = self._parse_tensor()
-            else:
-                out[i] = self._parse()
-        if self.st.start == self.st.end:
-            self.st.start = self.st.end = self.st.scan = 0
-        self._free_segs()
-        self._kinds = None
+        try:
+            for i in range(n):
+                if kinds[i] == 1:
+                    out[i] = self._to_tensor(self.st.roots[i])
+                else:
+                    out[i] = self._to_py(self.st.roots[i])
+        finally:
+            _reset_tree(&self.st)
+            self._kinds = None
         return out
 
     def request(self, Frames frames, double timeout=100.0):
@@ -990,7 +1060,7 @@ def exchange(list conns, list frames, double timeout=100.0):
         elif rc == -2:
             msg = f"no reply within {timeout:g} s"
         elif rc == -3:
-            msg = "invalid RESP reply"
+            msg = "invalid RESP reply: " + (<bytes>c.st.reader.errstr).decode("utf-8", "replace")
         else:
             msg = "out of memory while reading a reply"
         for i in range(k):
