@@ -182,6 +182,15 @@ cdef inline Py_ssize_t _fmt_int(char* out, long long v) noexcept nogil:
     return i
 
 
+cdef cnp.intp_t[::1] _positions(object positions, Py_ssize_t n):
+    cdef cnp.intp_t[::1] pos = np.ascontiguousarray(positions, dtype=np.intp)
+    cdef Py_ssize_t j
+    for j in range(pos.shape[0]):
+        if pos[j] < 0 or pos[j] >= n:
+            raise IndexError(f"position {pos[j]} out of range for {n} keys")
+    return pos
+
+
 # ------------------------------------------------------------------------------ Frames
 
 cdef struct Seg:
@@ -406,25 +415,46 @@ cdef class Frames:
         self._bulk(b"META", 4)
         self._bulk(b"BLOB", 4)
 
-    def tensorsets(self, list keys, list arrays, list names=None):
-        """``tensorset`` for parallel lists of keys and arrays."""
-        cdef Py_ssize_t i, n = len(keys)
-        if len(arrays) != n:
-            raise ValueError("keys and arrays differ in length")
-        for i in range(n):
+    def tensorsets(self, list keys, list arrays, list names=None, object positions=None):
+        """``tensorset`` for parallel lists of keys and arrays; with ``positions`` (indices
+        into the lists, e.g. the keys of one shard) only those, in that order."""
+        cdef Py_ssize_t i, j, n = len(keys)
+        cdef cnp.intp_t[::1] pos
+        if len(arrays) != n or (names is not None and len(names) != n):
+            raise ValueError("keys, arrays and names differ in length")
+        if positions is None:
+            for i in range(n):
+                self.tensorset(keys[i], arrays[i], names[i] if names is not None else None)
+            return
+        pos = _positions(positions, n)
+        for j in range(pos.shape[0]):
+            i = pos[j]
             self.tensorset(keys[i], arrays[i], names[i] if names is not None else None)
 
-    def tensorgets(self, list keys):
-        cdef Py_ssize_t i
-        for i in range(len(keys)):
-            self.tensorget(keys[i])
+    def tensorgets(self, list keys, object positions=None):
+        """``tensorget`` for each key (or each of ``positions``)."""
+        cdef Py_ssize_t i, j
+        cdef cnp.intp_t[::1] pos
+        if positions is None:
+            for i in range(len(keys)):
+                self.tensorget(keys[i])
+            return
+        pos = _positions(positions, len(keys))
+        for j in range(pos.shape[0]):
+            self.tensorget(keys[pos[j]])
 
-    def keyed(self, bytes verb, list keys):
-        """One ``verb key`` command per key (``EXISTS``, ``UNLINK``, ...)."""
-        cdef Py_ssize_t i
+    def keyed(self, bytes verb, list keys, object positions=None):
+        """One ``verb key`` command per key (``EXISTS``, ``UNLINK``, ...), or per position."""
+        cdef Py_ssize_t i, j, n
+        cdef cnp.intp_t[::1] pos
         cdef bytes k
-        for i in range(len(keys)):
-            k = keys[i]
+        if positions is None:
+            n = len(keys)
+        else:
+            pos = _positions(positions, len(keys))
+            n = pos.shape[0]
+        for j in range(n):
+            k = keys[j if positions is None else pos[j]]
             self._header(0, 2)
             self._bulk(PyBytes_AS_STRING(verb), PyBytes_GET_SIZE(verb))
             self._bulk(PyBytes_AS_STRING(k), PyBytes_GET_SIZE(k))

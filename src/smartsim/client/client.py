@@ -56,7 +56,8 @@ def _names_check(names: t.Any, argname: str) -> t.List[str]:
     if isinstance(names, (str, bytes)) or not isinstance(names, (list, tuple)):
         raise TypeError(f"Argument {argname} is of type {type(names)}, not a list of str")
     for n in names:
-        _name_check(n, f"{argname}[...]")
+        if type(n) is not str:
+            _name_check(n, f"{argname}[...]")
     return list(names)
 
 
@@ -328,17 +329,13 @@ class Client(SRObject):
         return self._poll(lambda: self.tensor_exists(name), poll_frequency_ms, num_tries)
 
     # ------------------------------------------------------------------ batched tensors
-    def _put_keys(self, keys: t.List[bytes], arrays: t.Sequence[np.ndarray],
+    def _put_keys(self, keys: t.List[bytes], arrays: t.List[np.ndarray],
                   names: t.Optional[t.List[str]] = None) -> None:
         groups = self._db.group(keys)
         pairs = []
         for node, pos in groups:
             f = Frames()
-            if len(pos) == len(keys):
-                f.tensorsets(keys, list(arrays), names)
-            else:
-                for i in pos:
-                    f.tensorset(keys[i], arrays[i], names[i] if names else None)
+            f.tensorsets(keys, arrays, names, None if len(pos) == len(keys) else pos)
             pairs.append((node, f))
         replies = self._db.exchange(pairs, True, "putting tensors")
         for (node, pos), rep in zip(groups, replies):
@@ -351,10 +348,7 @@ class Client(SRObject):
         pairs = []
         for node, pos in groups:
             f = Frames()
-            if len(pos) == len(keys):
-                f.tensorgets(keys)
-            else:
-                f.tensorgets([keys[i] for i in pos])
+            f.tensorgets(keys, None if len(pos) == len(keys) else pos)
             pairs.append((node, f))
         replies = self._db.exchange(pairs, True, "getting tensors")
         out: t.List[t.Any] = [None] * len(keys)
@@ -425,7 +419,7 @@ class Client(SRObject):
         pairs = []
         for node, pos in groups:
             f = Frames()
-            f.keyed(verb, keys if len(pos) == len(keys) else [keys[i] for i in pos])
+            f.keyed(verb, keys, None if len(pos) == len(keys) else pos)
             pairs.append((node, f))
         replies = self._db.exchange(pairs, True, what)
         out: t.List[t.Any] = [None] * len(keys)

@@ -208,6 +208,7 @@ class DBConnection:
             if n not in order and n.conn is not None:
                 n.conn.close()
         self.nodes = order
+        self._slot_node = None  # built on the first batched call
 
     def refresh(self) -> None:
         """Re-read the cluster's slot map (after MOVED or a failover)."""
@@ -232,20 +233,30 @@ class DBConnection:
         return self.ranges[bisect.bisect_right(self._lows, slot) - 1].node
 
     def group(self, keys: t.List[bytes]) -> t.List[t.Tuple[Node, t.List[int]]]:
-        """Positions of ``keys`` grouped by the node that owns them."""
+        """Positions of ``keys`` grouped by the node that owns them (ascending within a
+        group)."""
         if not self.cluster or len(self.nodes) == 1:
             return [(self.nodes[0], list(range(len(keys))))]
         import numpy as np
 
-        slots = _crc16.slots(keys)
-        ridx = np.searchsorted(np.asarray(self._lows, dtype=np.int64),
-                               slots.astype(np.int64), side="right") - 1
-        by_node: t.Dict[Node, t.List[int]] = {}
-        ranges = self.ranges
-        for r in np.unique(ridx):
-            node = ranges[int(r)].node
-            by_node.setdefault(node, []).extend(np.nonzero(ridx == r)[0].tolist())
-        return [(n, sorted(pos)) for n, pos in by_node.items()]
+        table = self._slot_node
+        if table is None:
+            # node index of every hash slot, so grouping is one gather and one stable sort
+            table = np.zeros(16384, dtype=np.intp)
+            index = {n: i for i, n in enumerate(self.nodes)}
+            for r in self.ranges:
+                table[r.lo:r.hi + 1] = index[r.node]
+            self._slot_node = table
+        owner = table[_crc16.slots(keys)]
+        order = np.argsort(owner, kind="stable")
+        counts = np.bincount(owner, minlength=len(self.nodes)).tolist()
+        out = []
+        start = 0
+        for k, cnt in enumerate(counts):
+            if cnt:
+                out.append((self.nodes[k], order[start:start + cnt].tolist()))
+                start += cnt
+        return out
 
     def node_by_address(self, address: str) -> t.Optional[Node]:
         host, port, path = parse_address(address)
