@@ -7,7 +7,8 @@ measures, best of ``--repeat`` runs each:
   * put_tensor + get_tensor round trip of 1 KiB, 1 MiB and 64 MiB float32 tensors;
   * 10,000 1 KiB tensors: our put_tensors/get_tensors vs a SmartRedis per-call loop, and
     redis-benchmark -c 1 -P 100 SET of the same payload on the same server;
-  * batched throughput on the 3-shard cluster vs the single shard.
+  * batched throughput on the 3-shard cluster vs the single shard, with the CPU time of the
+    client and the servers per round and the bound the machine's core count puts on it.
 The SmartRedis side runs in its own interpreter (``--sr-python``), same server, same sizes.
 """
 import argparse
@@ -54,6 +55,7 @@ for label, count in sizes.items():
 small = np.random.rand(256).astype(np.float32)
 names = [f"b{i}" for i in range(n)]
 best_put = best_get = float("inf")
+cpu0 = os.times()
 for _ in range(repeat):
     if impl == "smartredis":
         t = time.perf_counter()
@@ -72,8 +74,10 @@ for _ in range(repeat):
         t2 = time.perf_counter()
     best_put = min(best_put, t1 - t)
     best_get = min(best_get, t2 - t1)
+cpu1 = os.times()
 out["batch_put"] = best_put
 out["batch_get"] = best_get
+out["batch_client_cpu"] = (cpu1.user + cpu1.system - cpu0.user - cpu0.system) / repeat
 print("RESULT " + json.dumps(out))
 """
 
@@ -91,6 +95,24 @@ def run_workload(python, impl, env, repeat, sizes, n):
         raise RuntimeError(res.stdout + res.stderr)
     line = [ln for ln in res.stdout.splitlines() if ln.startswith("RESULT ")][-1]
     return json.loads(line[len("RESULT "):])
+
+
+def server_cpu(pids):
+    """CPU seconds (user + system) the processes have used so far."""
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def batch_run(python, env, repeat, n, pids):
+    """The batched workload alone, with the CPU time per put+get round of the client and of
+    the servers (so the bound that the core count puts on sharding can be stated)."""
+    before = server_cpu(pids)
+    res = run_workload(python, "ours", env, repeat, {}, n)
+    res["batch_server_cpu"] = (server_cpu(pids) - before) / repeat
+    return res
 
 
 def redis_benchmark(port, repeat, n):
@@ -143,13 +165,27 @@ def main():
         if not args.skip_cluster:
             cluster = cf.Cluster(module, wd / "cluster").start()
             cenv = {"SSDB": cluster.address, "SR_DB_TYPE": "Clustered"}
-            cl = run_workload(sys.executable, "ours", cenv, args.repeat, {}, N_BATCH)
-            single = ours["batch_put"] + ours["batch_get"]
-            multi = cl["batch_put"] + cl["batch_get"]
+            server.client().flushall()
+            one = batch_run(sys.executable, env, args.repeat, N_BATCH, [server.proc.pid])
+            three = batch_run(sys.executable, cenv, args.repeat, N_BATCH,
+                              [s.proc.pid for s in cluster.servers])
+            single = one["batch_put"] + one["batch_get"]
+            multi = three["batch_put"] + three["batch_get"]
             print(f"3-shard cluster, 10k x 1KiB put+get: {multi * 1e3:.2f} ms vs single shard "
                   f"{single * 1e3:.2f} ms -> throughput {single / multi:.2f}x "
-                  f"(put {ours['batch_put'] / cl['batch_put']:.2f}x, "
-                  f"get {ours['batch_get'] / cl['batch_get']:.2f}x)")
+                  f"(put {one['batch_put'] / three['batch_put']:.2f}x, "
+                  f"get {one['batch_get'] / three['batch_get']:.2f}x)")
+            cores = os.cpu_count() or 1
+            for label, r, wall in (("1 shard", one, single), ("3 shards", three, multi)):
+                c, srv = r["batch_client_cpu"], r["batch_server_cpu"]
+                print(f"  {label}: CPU per put+get round: client {c * 1e3:.1f} ms, servers "
+                      f"{srv * 1e3:.1f} ms (averaged over all rounds; wall of the best round "
+                      f"{wall * 1e3:.1f} ms)")
+            c, srv = three["batch_client_cpu"], three["batch_server_cpu"]
+            floor = max(c, (c + srv) / cores)
+            print(f"  on {cores} cores the 3-shard round cannot take less than "
+                  f"max(client, (client + servers) / cores) = {floor * 1e3:.1f} ms, so the "
+                  f"speed-up over one shard is at most {single / floor:.2f}x here")
     finally:
         server.stop()
         if cluster is not None:

@@ -27,7 +27,7 @@ from libc.string cimport memcmp, memcpy, memset, strerror
 import numpy as np
 cimport numpy as cnp
 
-from _fastpath.tensor cimport as_sendable, dtype_of_name, type_name_of
+from _fastpath.tensor cimport as_sendable, type_name_of, typenum_of_name
 
 cnp.import_array()
 
@@ -842,29 +842,6 @@ cdef int _exchange_nogil(RState** ss, int k, double timeout, int* bad) noexcept 
                     return -1
 
 
-# numpy type numbers of the RedisAI dtype names (the reply of AI.TENSORGET .. META)
-cdef int _typenum_of(const char* p, size_t n) noexcept nogil:
-    if n == 5 and memcmp(p, b"FLOAT", 5) == 0:
-        return cnp.NPY_FLOAT32
-    if n == 6 and memcmp(p, b"DOUBLE", 6) == 0:
-        return cnp.NPY_FLOAT64
-    if n == 4 and memcmp(p, b"INT8", 4) == 0:
-        return cnp.NPY_INT8
-    if n == 5 and memcmp(p, b"INT16", 5) == 0:
-        return cnp.NPY_INT16
-    if n == 5 and memcmp(p, b"INT32", 5) == 0:
-        return cnp.NPY_INT32
-    if n == 5 and memcmp(p, b"INT64", 5) == 0:
-        return cnp.NPY_INT64
-    if n == 5 and memcmp(p, b"UINT8", 5) == 0:
-        return cnp.NPY_UINT8
-    if n == 6 and memcmp(p, b"UINT16", 6) == 0:
-        return cnp.NPY_UINT16
-    if n == 4 and memcmp(p, b"BOOL", 4) == 0:
-        return cnp.NPY_BOOL
-    return -1
-
-
 cdef bytes _OK = b"OK"
 
 
@@ -1005,7 +982,7 @@ cdef class Conn:
             key = &self.st.nodes[self.st.kids[node.off + j]]
             val = &self.st.nodes[self.st.kids[node.off + j + 1]]
             if self._is(key, b"dtype", 5) and val.type == REDIS_REPLY_STRING and val.big == NULL:
-                typenum = _typenum_of(self.st.text + val.off, val.n)
+                typenum = typenum_of_name(self.st.text + val.off, val.n)
             elif self._is(key, b"shape", 5) and val.type == REDIS_REPLY_ARRAY:
                 shape = val
             elif self._is(key, b"blob", 4) and val.type == REDIS_REPLY_STRING:

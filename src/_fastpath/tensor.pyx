@@ -9,6 +9,7 @@
 """
 import numpy as np
 cimport numpy as cnp
+from libc.string cimport memcmp
 
 cnp.import_array()
 
@@ -27,17 +28,31 @@ cdef dict _NAME_BY_NUM = {
 if np.dtype(np.longlong).itemsize == 8:
     _NAME_BY_NUM[cnp.NPY_LONGLONG] = b"INT64"
 
-cdef dict _DTYPE_BY_NAME = {
-    b"DOUBLE": np.dtype(np.float64),
-    b"FLOAT": np.dtype(np.float32),
-    b"INT8": np.dtype(np.int8),
-    b"INT16": np.dtype(np.int16),
-    b"INT32": np.dtype(np.int32),
-    b"INT64": np.dtype(np.int64),
-    b"UINT8": np.dtype(np.uint8),
-    b"UINT16": np.dtype(np.uint16),
-    b"BOOL": np.dtype(np.bool_),
-}
+cdef struct _TypeName:
+    const char* name
+    size_t len
+    int typenum
+
+# the RedisAI type names a reply can carry, and their numpy type numbers
+cdef _TypeName[9] _TYPES
+_TYPES[0] = _TypeName(b"FLOAT", 5, cnp.NPY_FLOAT32)
+_TYPES[1] = _TypeName(b"DOUBLE", 6, cnp.NPY_FLOAT64)
+_TYPES[2] = _TypeName(b"INT8", 4, cnp.NPY_INT8)
+_TYPES[3] = _TypeName(b"INT16", 5, cnp.NPY_INT16)
+_TYPES[4] = _TypeName(b"INT32", 5, cnp.NPY_INT32)
+_TYPES[5] = _TypeName(b"INT64", 5, cnp.NPY_INT64)
+_TYPES[6] = _TypeName(b"UINT8", 5, cnp.NPY_UINT8)
+_TYPES[7] = _TypeName(b"UINT16", 6, cnp.NPY_UINT16)
+_TYPES[8] = _TypeName(b"BOOL", 4, cnp.NPY_BOOL)
+
+
+cdef int typenum_of_name(const char* p, size_t n) noexcept nogil:
+    cdef int i
+    for i in range(9):
+        if _TYPES[i].len == n and memcmp(_TYPES[i].name, p, n) == 0:
+            return _TYPES[i].typenum
+    return -1
+
 
 SUPPORTED = ("float64", "float32", "int8", "int16", "int32", "int64", "uint8", "uint16")
 
@@ -98,7 +113,9 @@ cdef cnp.ndarray as_sendable(object data, object name):
 
 
 cdef object dtype_of_name(bytes type_name):
-    return _DTYPE_BY_NAME.get(type_name.upper())
+    cdef bytes upper = type_name.upper()
+    cdef int num = typenum_of_name(upper, len(upper))
+    return None if num < 0 else cnp.PyArray_DescrFromType(num)
 
 
 def type_name(arr):
