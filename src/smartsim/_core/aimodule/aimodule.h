@@ -48,15 +48,26 @@ int dtype_from_code(uint64_t code, uint64_t bits);
 /* ---------------------------------------------------------------- tensor */
 typedef struct Tensor {
     int refcount;
-    int dtype;
+    int16_t dtype;
+    uint8_t data_inline; /* data lies in the header block, after the shape (freed with it) */
+    uint8_t reserved;
     int ndims;
     int shape_cap; /* room for this many dims after the header */
     int64_t *shape;
     size_t len;    /* number of elements */
     size_t nbytes; /* blob size */
-    char *data;    /* owned buffer, or NULL when blobstr holds the bytes */
+    char *data;    /* owned buffer (may lie in the header block: data_inline), or NULL when
+                      blobstr holds the bytes */
     RedisModuleString *blobstr; /* a retained argument string holding the bytes (zero copy) */
 } Tensor;
+
+/* Blobs up to this size are copied into the tensor; larger ones are kept as the retained
+ * argument string (zero copy). Copying small blobs is cheaper than retaining the argument:
+ * Redis trims retained argument strings after the command, and an overwrite of a tensor of
+ * the same size then reuses the buffer it already has. */
+#define TENSOR_COPY_MAX ((size_t)4 << 10)
+
+static inline int tensor_data_inline(const Tensor *t) { return t->data_inline; }
 
 extern RedisModuleType *TensorType;
 
@@ -68,7 +79,8 @@ void tensor_decref(Tensor *t);
 int shape_nbytes(const int64_t *shape, int ndims, int dtype, size_t *len, size_t *nbytes);
 /* Validate a blob against shape/dtype; returns NULL on success or the error text. */
 const char *tensor_check_blob(int dtype, size_t len, const char *blob, size_t bloblen);
-/* New tensor referencing a retained RedisModuleString (zero copy); shape is copied. */
+/* New tensor holding the bytes of s: a copy when small (TENSOR_COPY_MAX), else s itself,
+ * retained (zero copy); shape is copied. */
 Tensor *tensor_new_from_string(int dtype, const int64_t *shape, int ndims, size_t len,
                                RedisModuleString *s);
 int tensor_register_type(RedisModuleCtx *ctx);
@@ -140,6 +152,11 @@ int exec_can_validate(const char *devnorm, int backend);
 int exec_submit_load(RedisModuleCtx *ctx, RedisModuleString *key, AIObj *obj);
 /* Blocking is impossible in this context (MULTI, Lua, loading, replicated stream). */
 int ctx_cannot_block(RedisModuleCtx *ctx);
+
+/* Reply +OK (through a cached call reply holding those bytes: cheaper than
+ * RedisModule_ReplyWithSimpleString). reply_ok_init runs once at load time. */
+void reply_ok_init(RedisModuleCtx *ctx);
+int reply_ok(RedisModuleCtx *ctx);
 
 int reply_error_fmt(RedisModuleCtx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 long long ustime_now(void);

@@ -186,6 +186,7 @@ __attribute__((visibility("default"))) int RedisModule_OnLoad(RedisModuleCtx *ct
         RedisModule_Log(ctx, "warning", "ai: could not subscribe to client events");
         return REDISMODULE_ERR;
     }
+    reply_ok_init(ctx);
     RedisModule_RegisterInfoFunc(ctx, info_func);
     RedisModule_Log(ctx, "notice", "ai: RedisAI-compatible module loaded (RedisAI 1.2.7 command set)");
     return REDISMODULE_OK;

@@ -50,6 +50,7 @@ typedef struct RedisModuleType RedisModuleType;
 typedef struct RedisModuleDigest RedisModuleDigest;
 typedef struct RedisModuleBlockedClient RedisModuleBlockedClient;
 typedef struct RedisModuleInfoCtx RedisModuleInfoCtx;
+typedef struct RedisModuleCallReply RedisModuleCallReply;
 typedef uint64_t RedisModuleTimerID;
 typedef long long mstime_t;
 
@@ -94,6 +95,7 @@ typedef struct RedisModuleTypeMethods {
 #define RM_API_LIST(X)                                                                             \
     X(void, SetModuleAttribs, (RedisModuleCtx * ctx, const char *name, int ver, int apiver))       \
     X(int, IsModuleNameBusy, (const char *name))                                                   \
+    X(int, GetServerVersion, (void))                                                               \
     X(int, CreateCommand,                                                                          \
       (RedisModuleCtx * ctx, const char *name, RedisModuleCmdFunc cmdfunc, const char *strflags,   \
        int firstkey, int lastkey, int keystep))                                                    \
@@ -117,6 +119,11 @@ typedef struct RedisModuleTypeMethods {
     X(void, ReplySetArrayLength, (RedisModuleCtx * ctx, long len))                                 \
     X(int, ReplyWithDouble, (RedisModuleCtx * ctx, double d))                                      \
     X(int, ReplyWithNull, (RedisModuleCtx * ctx))                                                  \
+    X(int, ReplyWithCallReply, (RedisModuleCtx * ctx, RedisModuleCallReply *reply))                \
+    X(RedisModuleCallReply *, Call,                                                                \
+      (RedisModuleCtx * ctx, const char *cmdname, const char *fmt, ...))                           \
+    X(const char *, CallReplyProto, (RedisModuleCallReply * reply, size_t *len))                   \
+    X(void, FreeCallReply, (RedisModuleCallReply * reply))                                         \
     X(int, WrongArity, (RedisModuleCtx * ctx))                                                     \
     X(const char *, StringPtrLen, (const RedisModuleString *str, size_t *len))                     \
     X(int, StringToLongLong, (const RedisModuleString *str, long long *ll))                        \
@@ -166,7 +173,8 @@ typedef struct RedisModuleTypeMethods {
 RM_API_LIST(RM_API_DECLARE)
 #undef RM_API_DECLARE
 
-/* Resolve every function of RM_API_LIST; returns REDISMODULE_ERR if a required one is missing. */
+/* Resolve every function of RM_API_LIST; returns REDISMODULE_ERR if a required one is missing
+ * (IsModuleNameBusy and GetServerVersion are optional: NULL when missing). */
 int rm_api_init(RedisModuleCtx *ctx, const char *name, int ver);
 
 #endif

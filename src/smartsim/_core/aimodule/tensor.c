@@ -2,7 +2,6 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <strings.h>
 
 #include "aimodule.h"
 
@@ -19,12 +18,77 @@ const DTypeInfo ai_dtypes[DT_COUNT] = {
     [DT_BOOL] = {"BOOL", DL_BOOL, 8, 1},       [DT_STRING] = {"STRING", DL_STRING, 8, 1},
 };
 
+/* Keywords (4 to 6 bytes) are compared as one 64-bit word: the bytes, first byte lowest, with
+ * ASCII lower case folded to upper case (what strncasecmp does in the C locale; other bytes
+ * stay as they are, so only case variants of a keyword pack to its value), and the length in
+ * the top byte (so a keyword followed by NUL bytes does not match). */
+#define PK(n, a, b, c, d, e, f)                                                                    \
+    ((uint64_t)(unsigned char)(a) | (uint64_t)(unsigned char)(b) << 8 |                          \
+     (uint64_t)(unsigned char)(c) << 16 | (uint64_t)(unsigned char)(d) << 24 |                   \
+     (uint64_t)(unsigned char)(e) << 32 | (uint64_t)(unsigned char)(f) << 40 | (uint64_t)(n) << 56)
+#define KW_BLOB PK(4, 'B', 'L', 'O', 'B', 0, 0)
+#define KW_VALUES PK(6, 'V', 'A', 'L', 'U', 'E', 'S')
+#define KW_META PK(4, 'M', 'E', 'T', 'A', 0, 0)
+#define KW_NONE 0 /* never the packing of a keyword */
+
+static inline uint64_t kw_pack(const char *s, size_t n) {
+    if (n < 4 || n > 6)
+        return KW_NONE;
+    uint64_t v;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    uint32_t lo;
+    memcpy(&lo, s, 4);
+    v = lo;
+    if (n >= 5)
+        v |= (uint64_t)(unsigned char)s[4] << 32;
+    if (n == 6)
+        v |= (uint64_t)(unsigned char)s[5] << 40;
+#else
+    v = 0;
+    for (size_t i = 0; i < n; i++)
+        v |= (uint64_t)(unsigned char)s[i] << (8 * i);
+#endif
+    /* Per byte (7 low bits x, no carry between bytes): x + 0x1f has bit 7 set iff x >= 'a',
+     * x + 0x05 iff x > 'z'; bytes with bit 7 set are not letters. */
+    const uint64_t low7 = 0x7f7f7f7f7f7f7f7fULL, high = 0x8080808080808080ULL;
+    uint64_t x = v & low7;
+    uint64_t lower = (x + 0x1f1f1f1f1f1f1f1fULL) & ~(x + 0x0505050505050505ULL) & ~v & high;
+    return (v ^ (lower >> 2)) | (uint64_t)n << 56;
+}
+
+static const uint64_t dtype_kw[DT_COUNT] = {
+    [DT_FLOAT] = PK(5, 'F', 'L', 'O', 'A', 'T', 0),  [DT_DOUBLE] = PK(6, 'D', 'O', 'U', 'B', 'L', 'E'),
+    [DT_INT8] = PK(4, 'I', 'N', 'T', '8', 0, 0),     [DT_INT16] = PK(5, 'I', 'N', 'T', '1', '6', 0),
+    [DT_INT32] = PK(5, 'I', 'N', 'T', '3', '2', 0),  [DT_INT64] = PK(5, 'I', 'N', 'T', '6', '4', 0),
+    [DT_UINT8] = PK(5, 'U', 'I', 'N', 'T', '8', 0),  [DT_UINT16] = PK(6, 'U', 'I', 'N', 'T', '1', '6'),
+    [DT_BOOL] = PK(4, 'B', 'O', 'O', 'L', 0, 0),     [DT_STRING] = PK(6, 'S', 'T', 'R', 'I', 'N', 'G'),
+};
+
 int dtype_from_name(const char *s, size_t len) {
+    uint64_t w = kw_pack(s, len);
     for (int i = 0; i < DT_COUNT; i++) {
-        if (strlen(ai_dtypes[i].name) == len && strncasecmp(ai_dtypes[i].name, s, len) == 0)
+        if (w == dtype_kw[i])
             return i;
     }
     return DT_INVALID;
+}
+
+/* A positive decimal integer, accepting exactly the positive values that
+ * RedisModule_StringToLongLong accepts (no sign, no leading zero, no spaces, <= LLONG_MAX). */
+static inline int parse_positive_dim(const char *s, size_t n, long long *out) {
+    if (n == 0 || n > 19 || s[0] < '1' || s[0] > '9')
+        return 0;
+    unsigned long long v = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned d = (unsigned)((unsigned char)s[i] - '0');
+        if (d > 9)
+            return 0;
+        v = v * 10 + d; /* 19 digits cannot overflow 64 bits */
+    }
+    if (v > (unsigned long long)INT64_MAX)
+        return 0;
+    *out = (long long)v;
+    return 1;
 }
 
 int dtype_from_code(uint64_t code, uint64_t bits) {
@@ -48,6 +112,35 @@ int reply_error_fmt(RedisModuleCtx *ctx, const char *fmt, ...) {
     return RedisModule_ReplyWithError(ctx, buf);
 }
 
+/* A call reply whose protocol bytes are exactly "+OK\r\n", kept for the life of the module.
+ * From Redis 7.0 on, RedisModule_ReplyWithCallReply appends those bytes as they are (one
+ * append), while RedisModule_ReplyWithSimpleString makes three appends or, on some patched
+ * builds (Debian's 7.0.15), builds, sanitizes and frees a string. Redis 6.2 copies a call
+ * reply into a new string first, so there the plain simple string reply is the cheaper one.
+ * The SELECT below shows once in INFO commandstats (cmdstat_select). */
+static RedisModuleCallReply *ok_reply = NULL;
+
+void reply_ok_init(RedisModuleCtx *ctx) {
+    if (!RedisModule_GetServerVersion || RedisModule_GetServerVersion() < 0x00070000)
+        return;
+    /* SELECT 0 on the call's own temporary client replies +OK and changes nothing else. */
+    RedisModuleCallReply *r = RedisModule_Call(ctx, "SELECT", "c", "0");
+    if (!r)
+        return;
+    size_t len = 0;
+    const char *p = RedisModule_CallReplyProto(r, &len);
+    if (p && len == 5 && memcmp(p, "+OK\r\n", 5) == 0)
+        ok_reply = r; /* never freed: the module cannot be unloaded (it exports data types) */
+    else
+        RedisModule_FreeCallReply(r);
+}
+
+int reply_ok(RedisModuleCtx *ctx) {
+    if (ok_reply && RedisModule_ReplyWithCallReply(ctx, ok_reply) == REDISMODULE_OK)
+        return REDISMODULE_OK;
+    return RedisModule_ReplyWithSimpleString(ctx, "OK");
+}
+
 /* ---------------------------------------------------------------- tensor object */
 
 const char *tensor_data(const Tensor *t) {
@@ -58,15 +151,24 @@ const char *tensor_data(const Tensor *t) {
 
 void tensor_incref(Tensor *t) { __atomic_add_fetch(&t->refcount, 1, __ATOMIC_RELAXED); }
 
+/* Free the tensor's payload (retained string or separately allocated buffer); a buffer
+ * inside the header block goes with the header. */
+static inline void tensor_free_payload(Tensor *t) {
+    if (t->blobstr)
+        RedisModule_FreeString(NULL, t->blobstr);
+    else if (t->data && !tensor_data_inline(t))
+        RedisModule_Free(t->data);
+    t->blobstr = NULL;
+    t->data = NULL;
+    t->data_inline = 0;
+}
+
 void tensor_decref(Tensor *t) {
     if (!t)
         return;
     if (__atomic_sub_fetch(&t->refcount, 1, __ATOMIC_ACQ_REL) > 0)
         return;
-    if (t->blobstr)
-        RedisModule_FreeString(NULL, t->blobstr);
-    if (t->data)
-        RedisModule_Free(t->data);
+    tensor_free_payload(t);
     RedisModule_Free(t);
 }
 
@@ -88,13 +190,17 @@ int shape_nbytes(const int64_t *shape, int ndims, int dtype, size_t *len, size_t
     return 1;
 }
 
-/* Allocate a tensor header with room for the shape. */
-static Tensor *tensor_alloc(int dtype, const int64_t *shape, int ndims, size_t len, size_t nbytes) {
-    Tensor *t = RedisModule_Alloc(sizeof(Tensor) + sizeof(int64_t) * (size_t)(ndims > 0 ? ndims : 1));
+/* Allocate a tensor header with room for the shape and, if inline_bytes > 0, for that many
+ * bytes of data plus a NUL in the same block (then t->data points there). */
+static Tensor *tensor_alloc_inline(int dtype, const int64_t *shape, int ndims, size_t len,
+                                   size_t nbytes, size_t inline_bytes) {
+    int cap = ndims > 0 ? ndims : 1;
+    size_t hdr = sizeof(Tensor) + sizeof(int64_t) * (size_t)cap;
+    Tensor *t = RedisModule_Alloc(hdr + (inline_bytes ? inline_bytes + 1 : 0));
     t->refcount = 1;
     t->dtype = dtype;
     t->ndims = ndims;
-    t->shape_cap = ndims > 0 ? ndims : 1;
+    t->shape_cap = cap;
     t->shape = (int64_t *)(t + 1);
     if (ndims > 0)
         memcpy(t->shape, shape, sizeof(int64_t) * (size_t)ndims);
@@ -102,7 +208,19 @@ static Tensor *tensor_alloc(int dtype, const int64_t *shape, int ndims, size_t l
     t->nbytes = nbytes;
     t->data = NULL;
     t->blobstr = NULL;
+    t->data_inline = 0;
+    t->reserved = 0;
+    if (inline_bytes) {
+        t->data = (char *)(t->shape + cap);
+        t->data[inline_bytes] = '\0';
+        t->data_inline = 1;
+    }
     return t;
+}
+
+static inline Tensor *tensor_alloc(int dtype, const int64_t *shape, int ndims, size_t len,
+                                   size_t nbytes) {
+    return tensor_alloc_inline(dtype, shape, ndims, len, nbytes, 0);
 }
 
 const char *tensor_check_blob(int dtype, size_t len, const char *blob, size_t bloblen) {
@@ -135,14 +253,24 @@ const char *tensor_check_blob(int dtype, size_t len, const char *blob, size_t bl
     return NULL;
 }
 
-Tensor *tensor_new_from_string(int dtype, const int64_t *shape, int ndims, size_t len,
-                               RedisModuleString *s) {
-    size_t bloblen;
-    RedisModule_StringPtrLen(s, &bloblen);
+static Tensor *tensor_new_from_blob(int dtype, const int64_t *shape, int ndims, size_t len,
+                                    RedisModuleString *s, const char *blob, size_t bloblen) {
+    if (bloblen > 0 && bloblen <= TENSOR_COPY_MAX) {
+        Tensor *t = tensor_alloc_inline(dtype, shape, ndims, len, bloblen, bloblen);
+        memcpy(t->data, blob, bloblen);
+        return t;
+    }
     Tensor *t = tensor_alloc(dtype, shape, ndims, len, bloblen);
     RedisModule_RetainString(NULL, s);
     t->blobstr = s;
     return t;
+}
+
+Tensor *tensor_new_from_string(int dtype, const int64_t *shape, int ndims, size_t len,
+                               RedisModuleString *s) {
+    size_t bloblen;
+    const char *blob = RedisModule_StringPtrLen(s, &bloblen);
+    return tensor_new_from_blob(dtype, shape, ndims, len, s, blob, bloblen);
 }
 
 /* ---------------------------------------------------------------- keyspace helpers */
@@ -156,19 +284,23 @@ int key_is_tensor_or_empty(RedisModuleCtx *ctx, RedisModuleString *keyname) {
     return ok;
 }
 
-Tensor *tensor_get(RedisModuleCtx *ctx, RedisModuleString *keyname, const char **err) {
+static inline Tensor *tensor_lookup(RedisModuleCtx *ctx, RedisModuleString *keyname,
+                                    const char **err) {
     RedisModuleKey *key = RedisModule_OpenKey(ctx, keyname, REDISMODULE_READ);
-    int type = RedisModule_KeyType(key);
     Tensor *t = NULL;
-    if (type == REDISMODULE_KEYTYPE_EMPTY) {
-        *err = "ERR tensor key is empty or in a different shard";
-    } else if (type != REDISMODULE_KEYTYPE_MODULE || RedisModule_ModuleTypeGetType(key) != TensorType) {
-        *err = REDISMODULE_ERRORMSG_WRONGTYPE;
-    } else {
+    /* ModuleTypeGetType is NULL for an empty key or one of another type. */
+    if (RedisModule_ModuleTypeGetType(key) == TensorType)
         t = RedisModule_ModuleTypeGetValue(key);
-    }
+    else if (RedisModule_KeyType(key) == REDISMODULE_KEYTYPE_EMPTY)
+        *err = "ERR tensor key is empty or in a different shard";
+    else
+        *err = REDISMODULE_ERRORMSG_WRONGTYPE;
     RedisModule_CloseKey(key);
     return t;
+}
+
+Tensor *tensor_get(RedisModuleCtx *ctx, RedisModuleString *keyname, const char **err) {
+    return tensor_lookup(ctx, keyname, err);
 }
 
 /* ---------------------------------------------------------------- VALUES parsing */
@@ -287,141 +419,224 @@ static Tensor *tensor_from_values(int dtype, const int64_t *shape, int ndims, si
 
 /* ---------------------------------------------------------------- AI.TENSORSET */
 
-/* Parse AI.TENSORSET arguments into a new tensor. On error returns NULL with *err set. */
-static Tensor *parse_tensorset(RedisModuleString **argv, int argc, const char **err) {
+#define SET_NONE 0
+#define SET_BLOB 1
+#define SET_VALUES 2
+
+/* Parsed AI.TENSORSET arguments (no tensor allocated yet). */
+typedef struct {
+    int dtype;
+    int ndims;
+    int fmt;       /* SET_NONE, SET_BLOB or SET_VALUES */
+    int pos;       /* argv index of the blob or of the first value */
+    int overflow;  /* element count or byte size overflows */
+    size_t len;    /* number of elements */
+    size_t nbytes; /* len * itemsize (when !overflow) */
+    const char *blob;
+    size_t bloblen;
+    int64_t *shape; /* stack_shape, or allocated when there are many dims */
+    int64_t stack_shape[16];
+} SetArgs;
+
+static inline void setargs_done(SetArgs *a) {
+    if (a->shape != a->stack_shape)
+        RedisModule_Free(a->shape);
+}
+
+/* Parse and check AI.TENSORSET arguments. Returns 0 with *err set on error. A BLOB is
+ * validated here; VALUES are converted when the tensor is built. */
+static int parse_tensorset(RedisModuleString **argv, int argc, SetArgs *a, const char **err) {
+    /* Work on locals (the API calls in the loop would force reloads through 'a'). */
     size_t tlen;
     const char *tstr = RedisModule_StringPtrLen(argv[2], &tlen);
+    int64_t *shape = a->stack_shape;
+    a->shape = shape;
     int dtype = dtype_from_name(tstr, tlen);
+    a->dtype = dtype;
+    a->fmt = SET_NONE;
+    a->ndims = 0;
     if (dtype == DT_INVALID) {
         *err = "ERR invalid data type";
-        return NULL;
+        return 0;
     }
-    int ndims = 0;
-    int64_t stack_shape[16];
-    int64_t *shape = stack_shape;
-    int fmt = 0; /* 0 none, 1 blob, 2 values */
-    int pos = 3;
-    size_t len = 1;
-    int overflow = 0;
-    Tensor *t = NULL;
     if (argc - 3 > 16)
-        shape = RedisModule_Alloc(sizeof(int64_t) * (size_t)(argc - 3));
+        a->shape = shape = RedisModule_Alloc(sizeof(int64_t) * (size_t)(argc - 3));
+    int ndims = 0, fmt = SET_NONE, overflow = 0, pos = 3;
+    size_t len = 1;
     for (; pos < argc; pos++) {
         size_t ol;
         const char *opt = RedisModule_StringPtrLen(argv[pos], &ol);
-        if (ol == 4 && strncasecmp(opt, "BLOB", 4) == 0) {
-            fmt = 1;
+        long long d;
+        if (parse_positive_dim(opt, ol, &d)) { /* the common case: a dimension */
+            shape[ndims++] = d;
+            overflow |= __builtin_mul_overflow(len, (size_t)d, &len);
+            continue;
+        }
+        uint64_t kw = kw_pack(opt, ol);
+        if (kw == KW_BLOB) {
+            fmt = SET_BLOB;
             if (argc - 1 - pos != 1) {
                 *err = "ERR a single binary string should come after the BLOB argument in "
                        "'AI.TENSORSET' command";
-                goto done;
+                return 0;
             }
             pos++;
             break;
         }
-        if (ol == 6 && strncasecmp(opt, "VALUES", 6) == 0) {
-            fmt = 2;
+        if (kw == KW_VALUES) {
+            fmt = SET_VALUES;
             if (overflow || (size_t)(argc - 1 - pos) != len) {
                 *err = "ERR wrong number of values was given in 'AI.TENSORSET' command";
-                goto done;
+                return 0;
             }
             pos++;
             break;
         }
-        long long d;
-        if (RedisModule_StringToLongLong(argv[pos], &d) != REDISMODULE_OK || d <= 0) {
-            *err = "ERR invalid or negative value found in tensor shape";
-            goto done;
-        }
-        shape[ndims++] = d;
-        if (__builtin_mul_overflow(len, (size_t)d, &len))
-            overflow = 1;
+        *err = "ERR invalid or negative value found in tensor shape";
+        return 0;
     }
+    /* Dims are positive and len is their product (unless overflow): the byte size as
+     * shape_nbytes computes it. */
     size_t nbytes = 0;
-    if (overflow || !shape_nbytes(shape, ndims, dtype, &len, &nbytes)) {
+    if (!overflow && (__builtin_mul_overflow(len, ai_dtypes[dtype].size, &nbytes) ||
+                      nbytes > (size_t)SIZE_MAX / 2)) {
         overflow = 1;
+        nbytes = 0;
     }
-    if (fmt == 1) {
+    a->ndims = ndims;
+    a->fmt = fmt;
+    a->pos = pos;
+    a->overflow = overflow;
+    a->len = len;
+    a->nbytes = nbytes;
+    a->blob = NULL;
+    a->bloblen = 0;
+    if (fmt == SET_BLOB) {
         size_t bloblen;
         const char *blob = RedisModule_StringPtrLen(argv[pos], &bloblen);
+        a->blob = blob;
+        a->bloblen = bloblen;
         if (overflow) {
             *err = dtype == DT_STRING
                        ? "ERR Number of string elements in data blob does not match tensor length"
                        : "ERR data length does not match tensor shape and type";
-            goto done;
+            return 0;
         }
-        const char *e = tensor_check_blob(dtype, len, blob, bloblen);
+        /* tensor_check_blob, with the plain size check of numeric types inline */
+        const char *e = dtype == DT_STRING || dtype == DT_BOOL
+                            ? tensor_check_blob(dtype, len, blob, bloblen)
+                        : nbytes != bloblen ? "ERR data length does not match tensor shape and type"
+                                            : NULL;
         if (e) {
             *err = e;
-            goto done;
+            return 0;
         }
-        t = tensor_new_from_string(dtype, shape, ndims, len, argv[pos]);
-    } else if (fmt == 2) {
-        t = tensor_from_values(dtype, shape, ndims, len, argv + pos, err);
-    } else {
-        /* No data: a zero-filled tensor (empty strings for STRING). */
-        if (overflow || nbytes > MAX_ZERO_TENSOR_BYTES) {
-            *err = "ERR tensor is too large";
-            goto done;
-        }
-        t = tensor_alloc(dtype, shape, ndims, len, nbytes);
-        t->data = RedisModule_Calloc(1, nbytes + 1);
+    } else if (fmt == SET_NONE && (overflow || nbytes > MAX_ZERO_TENSOR_BYTES)) {
+        *err = "ERR tensor is too large";
+        return 0;
     }
-done:
-    if (shape != stack_shape)
-        RedisModule_Free(shape);
+    return 1;
+}
+
+/* Build a new tensor from parsed arguments; NULL with *err set on error. */
+static Tensor *tensor_from_args(RedisModuleString **argv, const SetArgs *a, const char **err) {
+    if (a->fmt == SET_BLOB)
+        return tensor_new_from_blob(a->dtype, a->shape, a->ndims, a->len, argv[a->pos], a->blob,
+                                    a->bloblen);
+    if (a->fmt == SET_VALUES)
+        return tensor_from_values(a->dtype, a->shape, a->ndims, a->len, argv + a->pos, err);
+    /* No data: a zero-filled tensor (empty strings for STRING). */
+    Tensor *t = tensor_alloc(a->dtype, a->shape, a->ndims, a->len, a->nbytes);
+    t->data = RedisModule_Calloc(1, a->nbytes + 1);
     return t;
+}
+
+static inline void tensor_set_meta(Tensor *t, const SetArgs *a, size_t nbytes) {
+    t->dtype = a->dtype;
+    t->ndims = a->ndims;
+    for (int i = 0; i < a->ndims; i++)
+        t->shape[i] = a->shape[i];
+    t->len = a->len;
+    t->nbytes = nbytes;
+}
+
+/* Overwrite tensor 'old' (referenced by nobody else, room for the dims) with a BLOB in place.
+ * Returns 0 if that cannot be done here (its data lies in its header block and the size
+ * changes). Same result as replacing the value, without reallocating what can be reused. */
+static int tensor_overwrite_blob(Tensor *old, RedisModuleString *s, const SetArgs *a) {
+    size_t n = a->bloblen;
+    if (!old->blobstr && old->data && old->nbytes == n && n <= TENSOR_COPY_MAX) {
+        /* Same size: the owned buffer (n + 1 bytes, NUL kept) takes the new bytes. */
+        memcpy(old->data, a->blob, n);
+    } else if (tensor_data_inline(old)) {
+        return 0;
+    } else {
+        tensor_free_payload(old);
+        if (n > 0 && n <= TENSOR_COPY_MAX) {
+            old->data = RedisModule_Alloc(n + 1);
+            memcpy(old->data, a->blob, n);
+            old->data[n] = '\0';
+        } else {
+            RedisModule_RetainString(NULL, s);
+            old->blobstr = s;
+        }
+    }
+    tensor_set_meta(old, a, n);
+    return 1;
 }
 
 static int cmd_tensorset(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
     if (argc < 4)
         return RedisModule_WrongArity(ctx);
     RedisModuleKey *key = RedisModule_OpenKey(ctx, argv[1], REDISMODULE_READ | REDISMODULE_WRITE);
-    int type = RedisModule_KeyType(key);
-    if (type != REDISMODULE_KEYTYPE_EMPTY &&
-        (type != REDISMODULE_KEYTYPE_MODULE || RedisModule_ModuleTypeGetType(key) != TensorType)) {
+    /* ModuleTypeGetType is NULL for an empty key or one of another type. */
+    int is_tensor = RedisModule_ModuleTypeGetType(key) == TensorType;
+    if (!is_tensor && RedisModule_KeyType(key) != REDISMODULE_KEYTYPE_EMPTY) {
         RedisModule_CloseKey(key);
         return RedisModule_ReplyWithError(ctx, REDISMODULE_ERRORMSG_WRONGTYPE);
     }
     const char *err = NULL;
-    Tensor *t = parse_tensorset(argv, argc, &err);
-    if (!t) {
+    SetArgs a;
+    if (!parse_tensorset(argv, argc, &a, &err)) {
+        setargs_done(&a);
         RedisModule_CloseKey(key);
         return RedisModule_ReplyWithError(ctx, err ? err : "ERR could not create tensor");
     }
-    if (type == REDISMODULE_KEYTYPE_MODULE) {
-        /* Overwriting a tensor nobody else references (no queued job holds it) and without a
-         * TTL: swap the contents in place. Same result as ModuleTypeSetValue (which deletes and
-         * re-adds the key), without the keyspace churn; CloseKey signals the modification. */
-        Tensor *old = RedisModule_ModuleTypeGetValue(key);
-        if (__atomic_load_n(&old->refcount, __ATOMIC_ACQUIRE) == 1 && t->ndims <= old->shape_cap &&
-            RedisModule_GetExpire(key) == REDISMODULE_NO_EXPIRE) {
-            if (old->blobstr)
-                RedisModule_FreeString(NULL, old->blobstr);
-            if (old->data)
-                RedisModule_Free(old->data);
-            old->dtype = t->dtype;
-            old->ndims = t->ndims;
-            if (t->ndims > 0)
-                memcpy(old->shape, t->shape, sizeof(int64_t) * (size_t)t->ndims);
-            old->len = t->len;
-            old->nbytes = t->nbytes;
-            old->data = t->data;
-            old->blobstr = t->blobstr;
-            RedisModule_Free(t);
-            RedisModule_CloseKey(key);
-            RedisModule_ReplyWithSimpleString(ctx, "OK");
-            RedisModule_ReplicateVerbatim(ctx);
-            return REDISMODULE_OK;
-        }
+    /* Overwriting a tensor nobody else references (no queued job holds it) and without a TTL
+     * can happen in place: same result as ModuleTypeSetValue (which deletes and re-adds the
+     * key), without the keyspace churn; CloseKey signals the modification. */
+    Tensor *old = NULL;
+    if (is_tensor) {
+        old = RedisModule_ModuleTypeGetValue(key);
+        if (__atomic_load_n(&old->refcount, __ATOMIC_ACQUIRE) != 1 || a.ndims > old->shape_cap ||
+            RedisModule_GetExpire(key) != REDISMODULE_NO_EXPIRE)
+            old = NULL;
     }
-    if (RedisModule_ModuleTypeSetValue(key, TensorType, t) != REDISMODULE_OK) {
+    if (old && a.fmt == SET_BLOB && tensor_overwrite_blob(old, argv[a.pos], &a))
+        goto stored;
+    Tensor *t = tensor_from_args(argv, &a, &err);
+    if (!t) {
+        setargs_done(&a);
+        RedisModule_CloseKey(key);
+        return RedisModule_ReplyWithError(ctx, err ? err : "ERR could not create tensor");
+    }
+    if (old && !tensor_data_inline(old) && !tensor_data_inline(t)) {
+        /* Move the new payload into the existing header. */
+        tensor_free_payload(old);
+        old->data = t->data;
+        old->blobstr = t->blobstr;
+        tensor_set_meta(old, &a, t->nbytes);
+        RedisModule_Free(t);
+    } else if (RedisModule_ModuleTypeSetValue(key, TensorType, t) != REDISMODULE_OK) {
         tensor_decref(t);
+        setargs_done(&a);
         RedisModule_CloseKey(key);
         return RedisModule_ReplyWithError(ctx, "ERR could not save tensor");
     }
+stored:
+    setargs_done(&a);
     RedisModule_CloseKey(key);
-    RedisModule_ReplyWithSimpleString(ctx, "OK");
+    reply_ok(ctx);
     RedisModule_ReplicateVerbatim(ctx);
     return REDISMODULE_OK;
 }
@@ -490,7 +705,7 @@ static int cmd_tensorget(RedisModuleCtx *ctx, RedisModuleString **argv, int argc
     if (argc < 2 || argc > 4)
         return RedisModule_WrongArity(ctx);
     const char *err = NULL;
-    Tensor *t = tensor_get(ctx, argv[1], &err);
+    Tensor *t = tensor_lookup(ctx, argv[1], &err);
     if (!t)
         return RedisModule_ReplyWithError(ctx, err);
     int fmt = 0;
@@ -500,11 +715,12 @@ static int cmd_tensorget(RedisModuleCtx *ctx, RedisModuleString **argv, int argc
         for (int i = 2; i < argc; i++) {
             size_t l;
             const char *s = RedisModule_StringPtrLen(argv[i], &l);
-            if (l == 4 && !strncasecmp(s, "BLOB", 4))
+            uint64_t kw = kw_pack(s, l);
+            if (kw == KW_BLOB)
                 fmt |= FMT_BLOB;
-            else if (l == 6 && !strncasecmp(s, "VALUES", 6))
+            else if (kw == KW_VALUES)
                 fmt |= FMT_VALUES;
-            else if (l == 4 && !strncasecmp(s, "META", 4))
+            else if (kw == KW_META)
                 fmt |= FMT_META;
             else
                 return RedisModule_ReplyWithError(ctx, "ERR unsupported data format");
