@@ -702,6 +702,23 @@ static void reply_tensor(RedisModuleCtx *ctx, int fmt, const Tensor *t) {
 }
 
 static int cmd_tensorget(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
+    if (argc == 3) {
+        /* The common AI.TENSORGET key BLOB, with nothing but the essential calls; any error
+         * goes the general way below. */
+        size_t l;
+        const char *s = RedisModule_StringPtrLen(argv[2], &l);
+        if (kw_pack(s, l) == KW_BLOB) {
+            RedisModuleKey *key = RedisModule_OpenKey(ctx, argv[1], REDISMODULE_READ);
+            if (RedisModule_ModuleTypeGetType(key) == TensorType) {
+                const Tensor *t = RedisModule_ModuleTypeGetValue(key);
+                RedisModule_CloseKey(key);
+                if (t->blobstr)
+                    return RedisModule_ReplyWithString(ctx, t->blobstr);
+                return RedisModule_ReplyWithStringBuffer(ctx, t->data, t->nbytes);
+            }
+            RedisModule_CloseKey(key);
+        }
+    }
     if (argc < 2 || argc > 4)
         return RedisModule_WrongArity(ctx);
     const char *err = NULL;
