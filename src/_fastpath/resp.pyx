@@ -512,7 +512,7 @@ cdef struct RState:
     size_t rootcap
     size_t scanned, needed
     iovec* iov
-    size_t niov, iov_i
+    size_t niov, iov_i, iovcap
     int err
     int eof
     int oom
@@ -852,6 +852,7 @@ cdef class Conn:
     cdef public object address
     cdef readonly bint broken
     cdef bytearray _kinds
+    cdef list _queued      # Frames on the wire for the current request (kept alive)
 
     def __cinit__(self):
         memset(&self.st, 0, sizeof(RState))
@@ -894,38 +895,50 @@ cdef class Conn:
     def closed(self):
         return self.broken
 
-    cdef int _prepare(self, Frames f) except -1:
-        cdef size_t i, count
+    cdef int _begin(self) except -1:
+        """Start a new request: no frames queued, no replies expected."""
+        if self.broken:
+            raise ConnectionLost(0, "connection is closed")
+        _reset_tree(&self.st)
+        self.st.niov = 0
+        self.st.iov_i = 0
+        self.st.scanned = 0
+        self.st.needed = 0
+        self.st.err = 0
+        self.st.eof = 0
+        self.st.oom = 0
+        self._kinds = bytearray()
+        self._queued = []
+        return 0
+
+    cdef int _append(self, Frames f) except -1:
+        """Queue ``f`` behind what is queued (its buffers are referenced, so ``f`` must not
+        be added to afterwards)."""
+        cdef size_t i, base = self.st.niov
         cdef iovec* v
         if self.broken:
             raise ConnectionLost(0, "connection is closed")
         f._close_run()
-        count = f.nsegs
         try:
-            if self.st.niov < f.nsegs or self.st.iov == NULL:
-                v = <iovec*>realloc(self.st.iov, (f.nsegs + 1) * sizeof(iovec))
-                if v == NULL:
-                    raise MemoryError()
-                self.st.iov = v
+            if _grow(<void**>&self.st.iov, &self.st.iovcap, base + f.nsegs + 1, sizeof(iovec),
+                     16) < 0:
+                raise MemoryError()
             for i in range(f.nsegs):
+                v = &self.st.iov[base + i]
                 if f.segs[i].ext == NULL:
-                    self.st.iov[i].iov_base = f.buf + f.segs[i].off
+                    v.iov_base = f.buf + f.segs[i].off
                 else:
-                    self.st.iov[i].iov_base = f.segs[i].ext
-                self.st.iov[i].iov_len = f.segs[i].len
+                    v.iov_base = f.segs[i].ext
+                v.iov_len = f.segs[i].len
+            self.st.niov = base + f.nsegs
         finally:
             f._reopen_run()
-        self.st.niov = count
-        self.st.iov_i = 0
-        _reset_tree(&self.st)
-        if _grow(<void**>&self.st.roots, &self.st.rootcap, <size_t>f.ncmds + 1, sizeof(size_t),
-                 64) < 0:
+        if _grow(<void**>&self.st.roots, &self.st.rootcap, self.st.needed + <size_t>f.ncmds + 1,
+                 sizeof(size_t), 64) < 0:
             raise MemoryError()
-        self.st.scanned = 0
-        self.st.needed = f.ncmds
-        self.st.err = 0
-        self.st.eof = 0
-        self.st.oom = 0
+        self.st.needed += f.ncmds
+        self._kinds.extend(f.kinds)
+        self._queued.append(f)
         return 0
 
     cdef object _take_big(self, RNode* node):
@@ -1024,6 +1037,7 @@ cdef class Conn:
         finally:
             _reset_tree(&self.st)
             self._kinds = None
+            self._queued = None
         return out
 
     def request(self, Frames frames, double timeout=100.0):
@@ -1031,52 +1045,102 @@ cdef class Conn:
         return exchange([self], [frames], timeout)[0]
 
 
+cdef _lost(list conns, int bad, int rc, double timeout):
+    """Close every connection of a failed call and raise what went wrong at ``bad``."""
+    cdef Conn c = <Conn>conns[bad]
+    cdef int i
+    if rc == -1:
+        if c.st.eof:
+            msg = "connection closed by the server"
+        elif c.st.err > 0:
+            msg = strerror(c.st.err).decode("utf-8", "replace")
+        else:
+            msg = "socket error"
+    elif rc == -2:
+        msg = f"no reply within {timeout:g} s"
+    elif rc == -3:
+        msg = "invalid RESP reply: " + (<bytes>c.st.reader.errstr).decode("utf-8", "replace")
+    else:
+        msg = "out of memory while reading a reply"
+    for i in range(len(conns)):
+        (<Conn>conns[i]).close()
+        (<Conn>conns[i])._queued = None
+    if rc == -2:
+        raise ReplyTimeout(bad, msg)
+    if rc == -3:
+        raise ProtocolError(bad, msg)
+    if rc == -4:
+        raise MemoryError(msg)
+    raise ConnectionLost(bad, msg)
+
+
+cdef int _queue_all(list conns, list frames, RState** ss) except -1:
+    cdef int i
+    cdef Conn c
+    if len(frames) != len(conns):
+        raise ValueError("one Frames per connection is expected")
+    try:
+        for i in range(len(conns)):
+            c = <Conn>conns[i]
+            if c._queued is None:
+                c._begin()
+            c._append(<Frames>frames[i])
+            ss[i] = &c.st
+    except BaseException:
+        # a connection with frames already on the wire is out of step: close it
+        for i in range(len(conns)):
+            c = <Conn>conns[i]
+            if c._queued:
+                c.close()
+            c._queued = None
+        raise
+    return 0
+
+
+def send_ahead(list conns, list frames):
+    """Queue ``frames[i]`` on ``conns[i]``, write what the sockets take now and parse the
+    replies that have already come, then return without waiting.  The next ``exchange`` on
+    these connections completes the request and returns every reply, these first.  (A large
+    batch sent in pieces this way keeps the server busy while the next piece is encoded.)"""
+    cdef int k = len(conns), i, rc = 0, bad = 0
+    cdef RState** ss = <RState**>malloc(k * sizeof(RState*)) if k else NULL
+    if k and ss == NULL:
+        raise MemoryError()
+    try:
+        _queue_all(conns, frames, ss)
+        with nogil:
+            for i in range(k):
+                if _do_send(ss[i]) < 0:
+                    rc, bad = -1, i
+                    break
+                if _want_read(ss[i]) and _do_recv(ss[i]) < 0:
+                    bad = i
+                    rc = -3 if ss[i].err == -1 else (-4 if ss[i].err == -2 else -1)
+                    break
+    finally:
+        free(ss)
+    if rc != 0:
+        _lost(conns, bad, rc, 0.0)
+
+
 def exchange(list conns, list frames, double timeout=100.0):
     """Send ``frames[i]`` on ``conns[i]`` for every i and read all replies, connections served
-    in parallel with the GIL released.  Returns one list of replies per connection.
+    in parallel with the GIL released.  Returns one list of replies per connection (after
+    the replies to frames queued by ``send_ahead``, if any).
 
     On a socket error, end of stream or timeout every connection of the call is closed
     (their streams are no longer in a known state) and ConnectionLost / ReplyTimeout /
     ProtocolError is raised with the index of the failing connection."""
     cdef int k = len(conns), i, rc, bad = 0
-    cdef RState** ss = <RState**>malloc(k * sizeof(RState*))
-    cdef Conn c
-    cdef Frames f
-    if ss == NULL:
+    cdef RState** ss = <RState**>malloc(k * sizeof(RState*)) if k else NULL
+    if k and ss == NULL:
         raise MemoryError()
     try:
-        for i in range(k):
-            c = <Conn>conns[i]
-            f = <Frames>frames[i]
-            c._prepare(f)
-            c._kinds = f.kinds
-            ss[i] = &c.st
+        _queue_all(conns, frames, ss)
         with nogil:
             rc = _exchange_nogil(ss, k, timeout, &bad)
     finally:
         free(ss)
     if rc != 0:
-        c = <Conn>conns[bad]
-        if rc == -1:
-            if c.st.eof:
-                msg = "connection closed by the server"
-            elif c.st.err > 0:
-                msg = strerror(c.st.err).decode("utf-8", "replace")
-            else:
-                msg = "socket error"
-        elif rc == -2:
-            msg = f"no reply within {timeout:g} s"
-        elif rc == -3:
-            msg = "invalid RESP reply: " + (<bytes>c.st.reader.errstr).decode("utf-8", "replace")
-        else:
-            msg = "out of memory while reading a reply"
-        for i in range(k):
-            (<Conn>conns[i]).close()
-        if rc == -2:
-            raise ReplyTimeout(bad, msg)
-        if rc == -3:
-            raise ProtocolError(bad, msg)
-        if rc == -4:
-            raise MemoryError(msg)
-        raise ConnectionLost(bad, msg)
+        _lost(conns, bad, rc, timeout)
     return [(<Conn>conns[i])._parse_all() for i in range(k)]

@@ -90,23 +90,33 @@ cdef bytes type_name_of(cnp.ndarray arr):
     return <bytes>name
 
 
-cdef cnp.ndarray as_sendable(object data, object name):
+cdef int check_sendable(object data, object name) except -1:
+    """Raise what ``as_sendable`` would raise for ``data``, without converting anything."""
     cdef cnp.ndarray arr
     if not isinstance(data, cnp.ndarray):
         raise TypeError(
             f"Argument data of tensor {name!r} is of type {type(data)}, not <class 'numpy.ndarray'>")
     arr = <cnp.ndarray>data
-    if cnp.PyArray_ISCARRAY_RO(arr) and cnp.PyArray_SIZE(arr) > 0 and \
+    if cnp.PyArray_SIZE(arr) > 0 and \
             _name_of_num(cnp.PyArray_TYPE(arr), cnp.PyArray_ITEMSIZE(arr)) is not None:
-        return arr
+        return 0
     if cnp.PyArray_TYPE(arr) == cnp.NPY_OBJECT:
         raise TypeError(f"tensor {name!r}: object arrays cannot be stored as tensors")
     if cnp.PyArray_SIZE(arr) == 0:
         raise ValueError(f"tensor {name!r} has no elements (shape {(<object>arr).shape}); "
                          "zero-size tensors cannot be stored")
+    type_name_of(arr)
+    return 0
+
+
+cdef cnp.ndarray as_sendable(object data, object name):
+    cdef cnp.ndarray arr
+    check_sendable(data, name)
+    arr = <cnp.ndarray>data
+    if cnp.PyArray_ISCARRAY_RO(arr):
+        return arr
     if not arr.dtype.isnative:
         arr = arr.astype(arr.dtype.newbyteorder("="))
-    type_name_of(arr)
     if not cnp.PyArray_IS_C_CONTIGUOUS(arr):
         arr = np.ascontiguousarray(arr)
     return arr
@@ -126,6 +136,13 @@ def type_name(arr):
 def sendable(data, name="tensor"):
     """``data`` validated, C-contiguous and in native byte order (copied only when needed)."""
     return as_sendable(data, name)
+
+
+def check_all(list arrays, list names):
+    """Validate every array as ``sendable`` would (same errors), converting nothing."""
+    cdef Py_ssize_t i
+    for i in range(len(arrays)):
+        check_sendable(arrays[i], names[i])
 
 
 def dtype_for(type_name):

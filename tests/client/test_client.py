@@ -98,6 +98,28 @@ def test_batched_tensors(client):
         client.put_tensors([("a", np.ones(2))])
 
 
+def test_large_batch_sent_in_pieces_reads_back_intact(client):
+    # 3,000 x 1 KiB (and some odd layouts): more than twice the piece size, so put_tensors
+    # streams it in pieces while encoding the rest
+    data = {f"p{i}": np.full(256, i, dtype=np.float32) for i in range(3000)}
+    data["fortran"] = np.asfortranarray(np.arange(12.0).reshape(3, 4))
+    data["strided"] = np.arange(40, dtype=np.int16)[::2]
+    data["bigendian"] = np.arange(5, dtype=">i4")
+    client.put_tensors(data)
+    out = client.get_tensors(list(data))
+    for (k, v), o in zip(data.items(), out):
+        np.testing.assert_array_equal(v, o)
+    assert out[-1].dtype == np.int32
+
+
+def test_bad_array_at_the_end_of_a_large_batch_writes_nothing(client):
+    data = {f"q{i}": np.zeros(256, dtype=np.float32) for i in range(3000)}
+    data["bad"] = np.array([object()], dtype=object)
+    with pytest.raises(TypeError, match="'bad'.*object arrays"):
+        client.put_tensors(data)
+    assert not any(client.tensors_exist(list(data)[:-1]))
+
+
 def _dataset():
     ds = Dataset("ds")
     ds.add_tensor("x", np.arange(4, dtype=np.int64))

@@ -127,5 +127,8 @@ def test_shard_killed_mid_run(doomed_cluster, clean_env):
         c.get_tensors(list(data))
     with pytest.raises(RedisConnectionError, match=str(victim.port)):
         c.put_tensors(data)
+    big = {f"b{i}": np.full(256, i, np.float32) for i in range(3000)}  # sent in pieces
+    with pytest.raises(RedisConnectionError, match=str(victim.port)):
+        c.put_tensors(big)
     assert time.monotonic() - t0 < 10, "a dead shard must fail fast, not hang"
     np.testing.assert_array_equal(c.get_tensor(elsewhere[0]), data[elsewhere[0]])

@@ -15,6 +15,7 @@ import typing as t
 import numpy as np
 
 from _fastpath import resp as _resp
+from _fastpath import tensor as _tensor
 
 from .cluster import DBConnection, Frames, Node, Range, RespError
 from .config import ConfigOptions
@@ -31,6 +32,9 @@ from .logger import LLDebug, SRObject
 __all__ = ["Client"]
 
 _OK = b"OK"
+# put_tensors sends batches of more than twice _PIECE_BYTES in pieces of about that size
+_PIECE_BYTES = 1 << 20
+_PIECE_MIN_TENSORS = 64
 _BACKENDS = ("TF", "TFLITE", "TORCH", "ONNX")
 _MISSING_MARKERS = (b"empty", b"no such key", b"does not exist", b"not found",
                     b"tensor key is empty", b"model key is empty", b"script key is empty")
@@ -332,12 +336,37 @@ class Client(SRObject):
     def _put_keys(self, keys: t.List[bytes], arrays: t.List[np.ndarray],
                   names: t.Optional[t.List[str]] = None) -> None:
         groups = self._db.group(keys)
-        pairs = []
-        for node, pos in groups:
-            f = Frames()
-            f.tensorsets(keys, arrays, names, None if len(pos) == len(keys) else pos)
-            pairs.append((node, f))
-        replies = self._db.exchange(pairs, True, "putting tensors")
+        nbytes = 0
+        if len(arrays) >= _PIECE_MIN_TENSORS:
+            # every array checked before the first piece goes out: bad input writes nothing
+            _tensor.check_all(arrays, names if names else keys)
+            nbytes = sum(a.nbytes for a in arrays)
+        if nbytes > 2 * _PIECE_BYTES:
+            # in pieces of about _PIECE_BYTES per shard: the first goes out while the rest is
+            # encoded (AI.TENSORSET is idempotent, so a lost connection re-sends all of it)
+            step = max(1, len(keys) * _PIECE_BYTES // nbytes)
+
+            def pieces():
+                longest = max(len(pos) for _, pos in groups)
+                for lo in range(0, longest, step):
+                    frames = []
+                    for _, pos in groups:
+                        f = Frames()
+                        part = pos[lo:lo + step]
+                        if part:
+                            f.tensorsets(keys, arrays, names, part)
+                        frames.append(f)
+                    yield frames
+
+            replies = self._db.exchange_pieces([n for n, _ in groups], pieces,
+                                               "putting tensors")
+        else:
+            pairs = []
+            for node, pos in groups:
+                f = Frames()
+                f.tensorsets(keys, arrays, names, None if len(pos) == len(keys) else pos)
+                pairs.append((node, f))
+            replies = self._db.exchange(pairs, True, "putting tensors")
         for (node, pos), rep in zip(groups, replies):
             for i, r in zip(pos, rep):
                 if r != _OK:

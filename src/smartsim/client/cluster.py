@@ -290,24 +290,52 @@ class DBConnection:
                         f"Lost the connection to the database at {node.address} while "
                         f"{what or 'running a command'} ({exc})") from None
                 attempt += 1
-                for n, _ in pairs:
-                    if n.conn is not None and n.conn.closed:
-                        try:
-                            self._connect(n)
-                        except RedisConnectionError as cexc:
-                            raise RedisConnectionError(
-                                f"Lost the connection to the database at {n.address} while "
-                                f"{what or 'running a command'}: {cexc}") from None
-            except _resp.ReplyTimeout as exc:
-                node = pairs[exc.index][0]
-                raise RedisTimeoutError(
-                    f"The database at {node.address} did not answer within {timeout:g} s while "
-                    f"{what or 'running a command'}; nothing was re-sent") from None
-            except _resp.ProtocolError as exc:
-                node = pairs[exc.index][0]
-                raise RedisReplyError(
-                    f"Invalid reply from the database at {node.address} while "
-                    f"{what or 'running a command'}: {exc}") from None
+                self._reconnect_closed([n for n, _ in pairs], what)
+            except (_resp.ReplyTimeout, _resp.ProtocolError) as exc:
+                self._reply_failure(exc, pairs[exc.index][0], what, timeout)
+
+    def exchange_pieces(self, nodes: t.Sequence[Node],
+                        pieces: t.Callable[[], t.Iterator[t.List["Frames"]]],
+                        what: str = "", timeout: t.Optional[float] = None) -> t.List[list]:
+        """Like ``exchange`` for a large idempotent batch built piece by piece:
+        ``pieces()`` yields, per piece, one Frames per node of ``nodes``; each piece goes on
+        the wire as soon as it is encoded (``send_ahead``), so the servers work while the
+        next one is encoded. Returns every reply per node, in the order sent."""
+        timeout = self.cmd_timeout if timeout is None else timeout
+        for attempt in (0, 1):
+            conns = [self.conn(node) for node in nodes]
+            try:
+                for frames in pieces():
+                    _resp.send_ahead(conns, frames)
+                return _resp.exchange(conns, [_resp.Frames() for _ in nodes], timeout)
+            except _resp.ConnectionLost as exc:
+                if attempt:
+                    raise RedisConnectionError(
+                        f"Lost the connection to the database at {nodes[exc.index].address} "
+                        f"while {what or 'running a command'} ({exc})") from None
+                self._reconnect_closed(nodes, what)
+            except (_resp.ReplyTimeout, _resp.ProtocolError) as exc:
+                self._reply_failure(exc, nodes[exc.index], what, timeout)
+        raise AssertionError("unreachable")
+
+    def _reconnect_closed(self, nodes: t.Iterable[Node], what: str) -> None:
+        for n in nodes:
+            if n.conn is not None and n.conn.closed:
+                try:
+                    self._connect(n)
+                except RedisConnectionError as cexc:
+                    raise RedisConnectionError(
+                        f"Lost the connection to the database at {n.address} while "
+                        f"{what or 'running a command'}: {cexc}") from None
+
+    def _reply_failure(self, exc: Exception, node: Node, what: str, timeout: float) -> t.NoReturn:
+        if isinstance(exc, _resp.ReplyTimeout):
+            raise RedisTimeoutError(
+                f"The database at {node.address} did not answer within {timeout:g} s while "
+                f"{what or 'running a command'}; nothing was re-sent") from None
+        raise RedisReplyError(
+            f"Invalid reply from the database at {node.address} while "
+            f"{what or 'running a command'}: {exc}") from None
 
     def run(self, node: Node, frames: "Frames", idempotent: bool = True, what: str = "",
             timeout: t.Optional[float] = None) -> list:
