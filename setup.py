@@ -70,6 +70,7 @@ def _extension(name):
         include_dirs=include,
         library_dirs=libdirs,
         libraries=LINKED.get(name, []),
+        depends=["src/_fastpath/hiredis_compat.h"] if name in LINKED else [],
         define_macros=macros,
         extra_compile_args=cflags,
         extra_link_args=ldflags,
