@@ -895,6 +895,13 @@ cdef class Conn:
     def closed(self):
         return self.broken
 
+    def abandon(self):
+        """Give up a request begun with ``send_ahead`` and not completed by ``exchange``:
+        its replies are still due, so the connection is out of step and is closed."""
+        if self._queued:
+            self.close()
+        self._queued = None
+
     cdef int _begin(self) except -1:
         """Start a new request: no frames queued, no replies expected."""
         if self.broken:

@@ -132,3 +132,33 @@ def test_peer_closing_mid_reply_is_connection_lost():
 def test_no_reply_is_a_timeout():
     with pytest.raises(resp.ReplyTimeout, match="no reply within 0.2 s"):
         _exchange(b"+OK\r\n", _frames(2), timeout=0.2)
+
+
+def test_send_ahead_then_exchange_returns_every_reply_in_order():
+    a, b = socket.socketpair()
+    try:
+        conn = resp.Conn(a, "peer")
+        resp.send_ahead([conn], [_frames(2)])
+        b.sendall(b"+first\r\n:2\r\n+third\r\n")
+        out = resp.exchange([conn], [_frames(1)], 5.0)[0]
+        assert out == [b"first", 2, b"third"]
+        # the next request starts afresh
+        b.sendall(b"+again\r\n")
+        assert conn.request(_frames(1), 5.0) == [b"again"]
+    finally:
+        a.close()
+        b.close()
+
+
+def test_abandoned_send_ahead_closes_the_connection():
+    a, b = socket.socketpair()
+    try:
+        conn = resp.Conn(a, "peer")
+        resp.send_ahead([conn], [_frames(3)])
+        conn.abandon()
+        assert conn.closed
+        with pytest.raises(resp.ConnectionLost):
+            conn.request(_frames(1), 1.0)
+    finally:
+        a.close()
+        b.close()

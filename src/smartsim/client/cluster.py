@@ -316,6 +316,11 @@ class DBConnection:
                 self._reconnect_closed(nodes, what)
             except (_resp.ReplyTimeout, _resp.ProtocolError) as exc:
                 self._reply_failure(exc, nodes[exc.index], what, timeout)
+            except BaseException:
+                # e.g. Ctrl-C between pieces: replies are still due on these connections
+                for c in conns:
+                    c.abandon()
+                raise
         raise AssertionError("unreachable")
 
     def _reconnect_closed(self, nodes: t.Iterable[Node], what: str) -> None:
