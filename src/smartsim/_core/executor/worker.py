@@ -41,6 +41,9 @@ __all__ = ["Executor", "ParentWatch", "main", "parse_args"]
 log = logging.getLogger("smartsim.executor")
 
 _PULL = "PULL"
+# Smallest reply (bytes) the module can send to a pipelined command, by tag: "*0\r\n"
+# for a PULL; "+OK\r\n" for a DONE/ERR (tags are tuples); any RESP reply has 3 at least.
+_MIN_REPLY = {_PULL: 4}
 _IDLE_BLOCK_MS = 1000
 # A PULL that brings nothing for this long counts as idle (time to import a runtime).
 _PREWARM_IDLE_S = 0.05
@@ -111,6 +114,9 @@ class Stats:
 
     # A file write per job would cost more than the job: write at most this often.
     MIN_INTERVAL_S = 0.05
+    # While jobs keep arriving (no idle PULL in between): the replacing rename alone
+    # takes ~1.5 ms on ext4, so write less often then.
+    BUSY_INTERVAL_S = 1.0
 
     def __init__(self, path: Optional[str] = None):
         self.path = path
@@ -132,11 +138,14 @@ class Stats:
             self.values[name] = n
             self.dirty = True
 
-    def flush(self, force: bool = False) -> None:
-        if not self.path or not self.dirty:
+    def flush(self, force: bool = False, busy: bool = False) -> None:
+        """Write the counters if they changed, at most every :attr:`MIN_INTERVAL_S`
+        (every :attr:`BUSY_INTERVAL_S` while ``busy``: jobs are flowing)."""
+        if not self.dirty or not self.path:
             return
         now = time.monotonic()
-        if not force and now - self._written < self.MIN_INTERVAL_S:
+        if not force and now - self._written < (
+                self.BUSY_INTERVAL_S if busy else self.MIN_INTERVAL_S):
             return
         self._written = now
         self.dirty = False
@@ -248,13 +257,21 @@ class Executor:
                 raise SystemExit(0)
             conn.queue("AI._EXEC.PULL", self._pull_n, self._block_ms(), tag=_PULL)
             conn.flush()
+            pending = conn.pending
+            # A lower bound of the bytes of every reply due now, so that the replies to
+            # the DONEs and the PULL sent together are read with one wake-up.
+            lowat = 0
+            for tag in pending:
+                lowat += _MIN_REPLY.get(tag, 3) if type(tag) is not tuple else 5
             while True:
-                tag = conn.pending[0]
-                reply = conn.read_reply()
-                conn.pending.popleft()
+                tag = pending[0]
+                reply = conn.read_reply(lowat)
+                pending.popleft()
                 if tag is _PULL:
                     break
-                self._answered(tag, reply)
+                lowat -= 5 if type(tag) is tuple else _MIN_REPLY.get(tag, 3)
+                if type(reply) is not bytes:  # b"OK"; anything else may need an ERR
+                    self._answered(tag, reply)
             if conn.deferred:
                 deferred, conn.deferred = conn.deferred, []
                 for tag, r in deferred:
@@ -283,7 +300,9 @@ class Executor:
                 self.run_unit(unit)
                 if i < last:
                     conn.flush()
-            self.stats.flush()
+            # While jobs keep coming the counters are written less often (a write costs
+            # more than a job); an idle round writes them within Stats.MIN_INTERVAL_S.
+            self.stats.flush(busy=bool(units))
 
     def _adapt_pull_size(self, jobs: List[Job]) -> None:
         """Take fewer jobs per PULL while they carry big tensors (bounded memory)."""
