@@ -220,8 +220,10 @@ class TorchModel:
         try:
             if grad:  # as RedisAI's NoGradGuard, without a context manager per call
                 torch._C._set_grad_enabled(False)
-            tensors = [_to_torch(torch, a, self.device) for a in arrays]
-            value = self.forward(*tensors)
+            if len(arrays) == 1:
+                value = self.forward(_to_torch(torch, arrays[0], self.device))
+            else:
+                value = self.forward(*[_to_torch(torch, a, self.device) for a in arrays])
             return _torch_outputs(torch, value, "forward", n_outputs)
         except BackendError:
             raise

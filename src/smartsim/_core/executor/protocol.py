@@ -168,6 +168,11 @@ class Connection:
         pack_command(args, self._out)
         self.pending.append(tag)
 
+    def queue_encoded(self, command: bytes, tag: Any = None) -> None:
+        """Queue a command already RESP-encoded (by :func:`pack_command`)."""
+        self._out.append(command)
+        self.pending.append(tag)
+
     def flush(self) -> None:
         out, self._out = self._out, []
         if not out or self._sock is None:
@@ -177,6 +182,8 @@ class Connection:
         try:
             if len(out) == 1:
                 self._sock.sendall(out[0])
+            elif len(out) == 2 and type(out[0]) is bytes and type(out[1]) is bytes:
+                self._sock.sendall(out[0] + out[1])  # e.g. a DONE and the next PULL
             else:
                 # sendmsg writes the pieces in one system call when they fit.
                 for i in range(0, len(out), _IOV_MAX):

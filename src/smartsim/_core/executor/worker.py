@@ -34,7 +34,7 @@ from . import backends as _backends
 from .backends import BackendError, BackendUnavailable, ModelCache, TorchScript
 from .batching import Batcher, concat_inputs, plan, split_outputs
 from .dtypes import encode
-from .protocol import Connection, ConnectionLost, Job, ReplyError, parse_job
+from .protocol import Connection, ConnectionLost, Job, ReplyError, pack_command, parse_job
 
 __all__ = ["Executor", "ParentWatch", "main", "parse_args"]
 
@@ -44,6 +44,7 @@ _PULL = "PULL"
 # Smallest reply (bytes) the module can send to a pipelined command, by tag: "*0\r\n"
 # for a PULL; "+OK\r\n" for a DONE/ERR (tags are tuples); any RESP reply has 3 at least.
 _MIN_REPLY = {_PULL: 4}
+_DONE = b"AI._EXEC.DONE"
 _IDLE_BLOCK_MS = 1000
 # A PULL that brings nothing for this long counts as idle (time to import a runtime).
 _PREWARM_IDLE_S = 0.05
@@ -250,14 +251,30 @@ class Executor:
     def loop(self, rounds: Optional[int] = None) -> None:
         """Pull and serve until the connection drops (or ``rounds`` PULLs were made)."""
         conn = self.conn
+        pending = conn.pending
+        read_reply = conn.read_reply
+        parent_alive = self.parent.alive
+        batcher = self.batcher
+        monotonic = time.monotonic
+        pull_cmds: Dict[Any, bytes] = {}
         n = 0
+        idle = True
         while rounds is None or n < rounds:
             n += 1
-            if not self.parent.alive():
+            # While jobs flow, look at the parent every 64 rounds (a system call; the
+            # direct parent's death also arrives as SIGTERM via PR_SET_PDEATHSIG).
+            if (idle or not n & 63) and not parent_alive():
                 raise SystemExit(0)
-            conn.queue("AI._EXEC.PULL", self._pull_n, self._block_ms(), tag=_PULL)
+            pull_args = (self._pull_n, self._block_ms())
+            cmd = pull_cmds.get(pull_args)
+            if cmd is None:
+                if len(pull_cmds) > 64:
+                    pull_cmds.clear()
+                out: List[Any] = []
+                pack_command(("AI._EXEC.PULL",) + pull_args, out)
+                cmd = pull_cmds[pull_args] = b"".join(out)
+            conn.queue_encoded(cmd, _PULL)
             conn.flush()
-            pending = conn.pending
             # A lower bound of the bytes of every reply due now, so that the replies to
             # the DONEs and the PULL sent together are read with one wake-up.
             lowat = 0
@@ -265,7 +282,7 @@ class Executor:
                 lowat += _MIN_REPLY.get(tag, 3) if type(tag) is not tuple else 5
             while True:
                 tag = pending[0]
-                reply = conn.read_reply(lowat)
+                reply = read_reply(lowat)
                 pending.popleft()
                 if tag is _PULL:
                     break
@@ -279,7 +296,7 @@ class Executor:
             if isinstance(reply, ReplyError):
                 self._pull_refused(reply)
                 continue
-            now = time.monotonic()
+            now = monotonic()
             jobs = []
             for raw in reply or ():
                 try:
@@ -289,12 +306,16 @@ class Executor:
                     continue
                 job.pulled_at = now
                 jobs.append(job)
+            idle = not jobs
             if jobs:
                 self._adapt_pull_size(jobs)
-            elif self._to_prewarm and not len(self.batcher):
+            elif self._to_prewarm and not len(batcher):
                 _backends.prewarm([self._to_prewarm.pop(0)])
                 continue
-            units = plan(jobs, self.batcher, now)
+            if len(jobs) == 1 and jobs[0].batchsize <= 0 and not batcher._groups:
+                units = [jobs]  # what plan() gives for one job that is not batchable
+            else:
+                units = plan(jobs, batcher, now)
             last = len(units) - 1
             for i, unit in enumerate(units):
                 self.run_unit(unit)
@@ -306,7 +327,12 @@ class Executor:
 
     def _adapt_pull_size(self, jobs: List[Job]) -> None:
         """Take fewer jobs per PULL while they carry big tensors (bounded memory)."""
-        nbytes = sum(len(t[2]) for j in jobs for t in j.inputs)
+        if len(jobs) == 1:
+            nbytes = 0
+            for t in jobs[0].inputs:
+                nbytes += len(t[2])
+        else:
+            nbytes = sum(len(t[2]) for j in jobs for t in j.inputs)
         per_job = max(1, nbytes // len(jobs))
         self._pull_n = max(1, min(self.max_jobs, PULL_BYTES_LIMIT // per_job))
 
@@ -460,7 +486,7 @@ class Executor:
         return text or self.device
 
     def done(self, job: Job, outputs: Sequence) -> None:
-        args: List[Any] = ["AI._EXEC.DONE", job.job_id, len(outputs)]
+        args: List[Any] = [_DONE, job.job_id, len(outputs)]
         try:
             for arr in outputs:
                 args.extend(encode(arr))
