@@ -53,7 +53,7 @@ def itemsize(dtype: str) -> int:
 
 def decode(dtype: str, shape: Sequence[int], blob) -> np.ndarray:
     """``(dtype, shape, blob)`` -> ndarray (zero copy where the blob allows it)."""
-    shape = tuple(int(d) for d in shape)
+    shape = tuple(map(int, shape))
     if dtype == "STRING":
         parts = bytes(blob).split(b"\0")
         if parts and parts[-1] == b"" and len(parts) > int(np.prod(shape, dtype=np.int64)):
@@ -90,7 +90,14 @@ def encode(arr: np.ndarray) -> Tuple[str, bytes, object]:
     if arr.ndim == 0:
         arr = arr.reshape(1)
     dt = arr.dtype
-    shape = " ".join(str(d) for d in arr.shape).encode()
+    shape = " ".join(map(str, arr.shape)).encode()
+    name = REDISAI_OF.get(dt)
+    if name is not None and dt.byteorder != ">":  # the common case: native, known type
+        if not arr.flags.c_contiguous:
+            arr = np.ascontiguousarray(arr)
+        if arr.size == 0:
+            return name, shape, b""
+        return name, shape, memoryview(arr).cast("B")
     if dt.kind in "OSU":
         items = arr.reshape(-1).tolist()
         out = []

@@ -304,16 +304,23 @@ def _text(value) -> str:
     return "" if value is None else str(value)
 
 
+# Job kinds and tensor types as the module sends them -> their names here.
+_NAMES = {n.encode(): n for n in (
+    "MODEL", "SCRIPT", "LOAD", "FLOAT", "DOUBLE", "INT8", "INT16", "INT32", "INT64", "UINT8",
+    "UINT16", "BOOL", "STRING")}
+
+
 def parse_job(raw: Sequence[Any]) -> Job:
     """Turn one element of a PULL reply into a :class:`Job`."""
     n = len(raw)
     if n < 7:
         raise ValueError(f"malformed job from the module: {raw!r:.200}")
-    inputs = [(_text(t[0]).upper(), tuple(t[1]), t[2]) for t in raw[5] or ()]
+    inputs = [(_NAMES.get(t[0]) or _text(t[0]).upper(), tuple(t[1]), t[2])
+              for t in raw[5] or ()]
     key = raw[2]
     return Job(
         int(raw[0]),
-        _text(raw[1]).upper(),
+        _NAMES.get(raw[1]) or _text(raw[1]).upper(),
         key if type(key) is bytes else str(key).encode(),
         int(raw[3]),
         _text(raw[4]),

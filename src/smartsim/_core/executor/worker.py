@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import ctypes
 import ctypes.util
+import gc
 import json
 import logging
 import math
@@ -311,6 +312,7 @@ class Executor:
                 self._adapt_pull_size(jobs)
             elif self._to_prewarm and not len(batcher):
                 _backends.prewarm([self._to_prewarm.pop(0)])
+                gc.freeze()  # a runtime's objects live on: keep them out of collections
                 continue
             if len(jobs) == 1 and jobs[0].batchsize <= 0 and not batcher._groups:
                 units = [jobs]  # what plan() gives for one job that is not batchable
@@ -393,8 +395,11 @@ class Executor:
             for j in jobs:
                 self.fail(j, exc)
             return
-        self.stats.add("backend_calls")
-        self.stats.add("jobs", len(jobs))
+        stats = self.stats
+        values = stats.values
+        values["backend_calls"] += 1
+        values["jobs"] += len(jobs)
+        stats.dirty = True
         if len(jobs) > 1:
             self.stats.add("batched_calls")
             self.stats.peak("max_batch_jobs", len(jobs))
@@ -473,6 +478,7 @@ class Executor:
             raise
         except BackendError as exc:
             return exc
+        gc.freeze()  # the runtime and the model live on: keep them out of collections
         log.info("loaded %s %s version %d (%s on %s) in %.1f ms", kind.lower(),
                  key.decode("utf-8", "replace"), version, backend, device,
                  (time.perf_counter() - t0) * 1e3)
