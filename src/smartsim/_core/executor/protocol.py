@@ -223,8 +223,10 @@ class Connection:
             sock = self._sock
             if sock is None:
                 raise ConnectionLost(f"not connected to {self.address}")
-            if lowat > 1 and reader.has_data():
-                lowat = 1
+            if lowat > 1:
+                has_data = getattr(reader, "has_data", None)  # hiredis >= 2.1
+                if has_data is None or has_data():
+                    lowat = 1
             if lowat != self._lowat:
                 try:
                     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVLOWAT, lowat)

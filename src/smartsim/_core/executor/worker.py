@@ -160,6 +160,10 @@ class Stats:
             log.debug("cannot write stats to %s: %s", self.path, exc)
 
 
+# How long a PULL may block while counters wait to be written.
+_STATS_BLOCK_MS = max(1, math.ceil(Stats.MIN_INTERVAL_S * 1000.0))
+
+
 class Executor:
     """Serves one device for one redis-server."""
 
@@ -237,6 +241,8 @@ class Executor:
 
     # ----------------------------------------------------------------------- loop
     def _block_ms(self) -> int:
+        if not self._to_prewarm and not self.batcher._groups:  # the usual case, quickly
+            return _STATS_BLOCK_MS if self.stats.pending else _IDLE_BLOCK_MS
         deadline = self.batcher.next_deadline()
         if self.stats.pending:  # come back soon to write the counters
             t = time.monotonic() + Stats.MIN_INTERVAL_S
