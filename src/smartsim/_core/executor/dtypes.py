@@ -78,7 +78,7 @@ def decode(dtype: str, shape: Sequence[int], blob) -> np.ndarray:
         )
     if len(blob) <= _COPY_BELOW:
         blob = bytearray(blob)
-    return np.frombuffer(blob, dtype=dt).reshape(shape)
+    return np.ndarray(shape, dt, blob)  # a view of the blob, as frombuffer().reshape()
 
 
 def encode(arr: np.ndarray) -> Tuple[str, bytes, object]:

@@ -35,7 +35,8 @@ from . import backends as _backends
 from .backends import BackendError, BackendUnavailable, ModelCache, TorchScript
 from .batching import Batcher, concat_inputs, plan, split_outputs
 from .dtypes import encode
-from .protocol import Connection, ConnectionLost, Job, ReplyError, pack_command, parse_job
+from .protocol import (_JOIN_BELOW, Connection, ConnectionLost, Job, ReplyError, pack_command,
+                       parse_job)
 
 __all__ = ["Executor", "ParentWatch", "main", "parse_args"]
 
@@ -498,14 +499,28 @@ class Executor:
         return text or self.device
 
     def done(self, job: Job, outputs: Sequence) -> None:
-        args: List[Any] = [_DONE, job.job_id, len(outputs)]
+        job_id = job.job_id
         try:
-            for arr in outputs:
-                args.extend(encode(arr))
+            if len(outputs) == 1:  # the usual case: one small output, one bytes object
+                name, shape, buf = encode(outputs[0])
+                nbytes = buf.nbytes if type(buf) is memoryview else len(buf)
+                if nbytes < _JOIN_BELOW and type(name) is str:
+                    name = name.encode()
+                    self.conn.queue_encoded(
+                        b"*6\r\n$13\r\nAI._EXEC.DONE\r\n$%d\r\n%d\r\n$1\r\n1\r\n"
+                        b"$%d\r\n%b\r\n$%d\r\n%b\r\n$%d\r\n%b\r\n" % (
+                            len(b"%d" % job_id), job_id, len(name), name, len(shape), shape,
+                            nbytes, buf), ("DONE", job_id))
+                    return
+                args: List[Any] = [_DONE, job_id, 1, name, shape, buf]
+            else:
+                args = [_DONE, job_id, len(outputs)]
+                for arr in outputs:
+                    args.extend(encode(arr))
         except ValueError as exc:
             self.fail(job, exc)
             return
-        self.conn.queue(*args, tag=("DONE", job.job_id))
+        self.conn.queue(*args, tag=("DONE", job_id))
 
     def fail(self, job: Job, exc: Any) -> None:
         self.stats.add("errors")
