@@ -108,8 +108,6 @@ class Connection:
         self._reader = hiredis.Reader()
         self._buf = bytearray(_RECV_SIZE)
         self._out: List[Any] = []
-        # SO_RCVLOWAT currently set on the socket.
-        self._lowat = 1
         # One entry per reply still to be read: a tag the caller chose (or None).
         self.pending: Deque[Any] = deque()
         # Replies of pipelined commands that were read while waiting for another
@@ -135,7 +133,6 @@ class Connection:
         except OSError as exc:
             raise ConnectionLost(f"cannot connect to redis at {self.address}: {exc}") from exc
         self._sock = sock
-        self._lowat = 1
         self._reader = hiredis.Reader()
         self._out = []
         self.pending.clear()
@@ -209,31 +206,14 @@ class Connection:
             sent = 0
 
     # -- reading ------------------------------------------------------------------
-    def read_reply(self, lowat: int = 1) -> Any:
-        """Read one reply (errors are returned as :class:`ReplyError`, not raised).
-
-        ``lowat``: when the reader holds nothing yet, the first ``recv`` waits until at
-        least this many bytes have arrived (``SO_RCVLOWAT``). The caller passes a lower
-        bound of the size of every reply it expects now, so that e.g. the ``+OK`` of a
-        DONE and the reply of the PULL sent with it are read by one wake-up instead of two.
-        """
+    def read_reply(self) -> Any:
+        """Read one reply (errors are returned as :class:`ReplyError`, not raised)."""
         reader = self._reader
         reply = reader.gets()
         while reply is False:
             sock = self._sock
             if sock is None:
                 raise ConnectionLost(f"not connected to {self.address}")
-            if lowat > 1:
-                has_data = getattr(reader, "has_data", None)  # hiredis >= 2.1
-                if has_data is None or has_data():
-                    lowat = 1
-            if lowat != self._lowat:
-                try:
-                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVLOWAT, lowat)
-                    self._lowat = lowat
-                except OSError:  # pragma: no cover - the setting is only an optimisation
-                    pass
-            lowat = 1
             try:
                 n = sock.recv_into(self._buf)
             except OSError as exc:

@@ -45,7 +45,6 @@ log = logging.getLogger("smartsim.executor")
 _PULL = "PULL"
 # Smallest reply (bytes) the module can send to a pipelined command, by tag: "*0\r\n"
 # for a PULL; "+OK\r\n" for a DONE/ERR (tags are tuples); any RESP reply has 3 at least.
-_MIN_REPLY = {_PULL: 4}
 _DONE = b"AI._EXEC.DONE"
 _IDLE_BLOCK_MS = 1000
 # A PULL that brings nothing for this long counts as idle (time to import a runtime).
@@ -283,18 +282,12 @@ class Executor:
                 cmd = pull_cmds[pull_args] = b"".join(out)
             conn.queue_encoded(cmd, _PULL)
             conn.flush()
-            # A lower bound of the bytes of every reply due now, so that the replies to
-            # the DONEs and the PULL sent together are read with one wake-up.
-            lowat = 0
-            for tag in pending:
-                lowat += _MIN_REPLY.get(tag, 3) if type(tag) is not tuple else 5
             while True:
                 tag = pending[0]
-                reply = read_reply(lowat)
+                reply = read_reply()
                 pending.popleft()
                 if tag is _PULL:
                     break
-                lowat -= 5 if type(tag) is tuple else _MIN_REPLY.get(tag, 3)
                 if type(reply) is not bytes:  # b"OK"; anything else may need an ERR
                     self._answered(tag, reply)
             if conn.deferred:
