@@ -20,6 +20,7 @@ by hiredis into numpy arrays, sockets driven with the GIL released.
 cimport cython
 from cpython.buffer cimport PyBUF_ANY_CONTIGUOUS, PyBuffer_Release, PyObject_GetBuffer
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
+from cpython.exc cimport PyErr_CheckSignals
 from libc.errno cimport EAGAIN, EINTR, errno
 from libc.stdlib cimport free, malloc, realloc
 from libc.string cimport memcmp, memcpy, memset, strerror
@@ -765,14 +766,15 @@ cdef int _do_recv(RState* s) noexcept nogil:
         return -1
 
 
-cdef int _exchange_nogil(RState** ss, int k, double timeout, int* bad) noexcept nogil:
-    """Drive k connections until every one has sent its frames and parsed its replies.
-    0: done; -1: connection error at *bad; -2: timeout at *bad; -3: protocol error;
-    -4: out of memory."""
+cdef int _exchange_nogil(RState** ss, int k, double deadline, int* bad) noexcept nogil:
+    """Drive k connections until every one has sent its frames and parsed its replies (or
+    ``deadline``, on the monotonic clock, passes).  0: done; -1: connection error at *bad;
+    -2: timeout at *bad; -3: protocol error; -4: out of memory; -5: a signal arrived (the
+    caller runs Python's handlers and calls again: all progress is kept in the states)."""
     cdef pollfd* fds = <pollfd*>malloc(k * sizeof(pollfd))
     cdef int i, rc, nf, wait_ms
     cdef int* idx = <int*>malloc(k * sizeof(int))
-    cdef double deadline = _now() + timeout, left
+    cdef double left
     cdef RState* s
     if fds == NULL or idx == NULL:
         free(fds)
@@ -814,7 +816,9 @@ cdef int _exchange_nogil(RState** ss, int k, double timeout, int* bad) noexcept 
         rc = poll(fds, nf, wait_ms)
         if rc < 0:
             if errno == EINTR:
-                continue
+                free(fds)
+                free(idx)
+                return -5
             bad[0] = idx[0]
             ss[idx[0]].err = errno
             free(fds)
@@ -1142,10 +1146,21 @@ def exchange(list conns, list frames, double timeout=100.0):
     cdef RState** ss = <RState**>malloc(k * sizeof(RState*)) if k else NULL
     if k and ss == NULL:
         raise MemoryError()
+    cdef double deadline = _now() + timeout
     try:
         _queue_all(conns, frames, ss)
-        with nogil:
-            rc = _exchange_nogil(ss, k, timeout, &bad)
+        while True:
+            with nogil:
+                rc = _exchange_nogil(ss, k, deadline, &bad)
+            if rc != -5:
+                break
+            try:
+                PyErr_CheckSignals()  # Ctrl-C raises here, instead of waiting for the reply
+            except BaseException:
+                for i in range(k):
+                    (<Conn>conns[i]).close()  # replies are still due: out of step
+                    (<Conn>conns[i])._queued = None
+                raise
     finally:
         free(ss)
     if rc != 0:

@@ -162,3 +162,53 @@ def test_abandoned_send_ahead_closes_the_connection():
     finally:
         a.close()
         b.close()
+
+
+class _Alarm(Exception):
+    pass
+
+
+def test_a_signal_handler_interrupts_a_long_wait_and_closes_the_connection():
+    # Ctrl-C during a long wait (a model run, a big batch) raises at once rather than after
+    # the reply or the timeout; SIGALRM with a raising handler stands in for SIGINT here
+    import signal
+
+    def on_alarm(signum, frame):
+        raise _Alarm()
+
+    a, b = socket.socketpair()
+    old = signal.signal(signal.SIGALRM, on_alarm)
+    try:
+        conn = resp.Conn(a, "peer")
+        signal.setitimer(signal.ITIMER_REAL, 0.3)
+        t0 = time.monotonic()
+        with pytest.raises(_Alarm):
+            conn.request(_frames(1), 20.0)
+        assert time.monotonic() - t0 < 5
+        assert conn.closed
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+        a.close()
+        b.close()
+
+
+def test_a_signal_whose_handler_returns_does_not_disturb_the_exchange():
+    import signal
+
+    hits = []
+    a, b = socket.socketpair()
+    old = signal.signal(signal.SIGALRM, lambda *_: hits.append(1))
+    try:
+        conn = resp.Conn(a, "peer")
+        late = threading.Timer(0.6, b.sendall, args=(b"+late\r\n",))
+        late.start()
+        signal.setitimer(signal.ITIMER_REAL, 0.2)
+        assert conn.request(_frames(1), 10.0) == [b"late"]
+        assert hits and not conn.closed
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+        late.join()
+        a.close()
+        b.close()
