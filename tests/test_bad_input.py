@@ -6,18 +6,7 @@ import os
 
 import pytest
 
-from smartsim import Experiment
 from smartsim.error import EntityExistsError, SmartSimError, UserStrategyError
-
-
-@pytest.fixture
-def exp(tmp_path):
-    return Experiment("exp", exp_path=str(tmp_path / "exp"), launcher="local")
-
-
-@pytest.fixture
-def rs(exp):
-    return exp.create_run_settings("echo")
 
 
 @pytest.fixture

@@ -8,15 +8,9 @@ import time
 
 import pytest
 
-from smartsim import Experiment
 from smartsim.entity import Ensemble, Model
 from smartsim.error import EntityExistsError, SmartSimError
 from smartsim.settings import RunSettings, SbatchSettings
-
-
-@pytest.fixture
-def exp(tmp_path):
-    return Experiment("exp", exp_path=str(tmp_path / "exp"), launcher="local")
 
 
 @pytest.fixture

@@ -16,16 +16,6 @@ from smartsim.error import SmartSimError
 
 
 @pytest.fixture
-def exp(tmp_path):
-    return Experiment("exp", exp_path=str(tmp_path / "exp"), launcher="local")
-
-
-@pytest.fixture
-def rs(exp):
-    return exp.create_run_settings("echo")
-
-
-@pytest.fixture
 def src(tmp_path):
     d = tmp_path / "src"
     d.mkdir()

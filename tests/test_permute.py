@@ -7,15 +7,9 @@ import time
 
 import pytest
 
-from smartsim import Experiment
 from smartsim.entity import Model
 from smartsim.entity.strategies import create_all_permutations, random_permutations, step_values
 from smartsim.error import SmartSimError, UserStrategyError
-
-
-@pytest.fixture
-def exp(tmp_path):
-    return Experiment("exp", exp_path=str(tmp_path / "exp"), launcher="local")
 
 
 @pytest.fixture

@@ -11,11 +11,6 @@ from smartsim.error import SmartSimError, SSUnsupportedError
 from smartsim.settings import RunSettings
 
 
-@pytest.fixture
-def exp(tmp_path):
-    return Experiment("exp", exp_path=str(tmp_path / "exp"), launcher="local")
-
-
 # -- Experiment -----------------------------------------------------------------------
 
 def test_experiment_creates_missing_exp_path(tmp_path):
