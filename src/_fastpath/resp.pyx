@@ -274,24 +274,24 @@ cdef class Frames:
         self.nsegs += 1
         return 0
 
-    cdef inline int _header(self, char kind, Py_ssize_t nargs) except -1:
-        self._reserve(24)
-        self.buf[self.blen] = b'*'
-        self.blen += 1 + _fmt_int(self.buf + self.blen + 1, nargs)
+    cdef inline void _prefix(self, char marker, long long n) noexcept:
+        """``*n\\r\\n`` or ``$n\\r\\n`` at the end of the buffer (room already reserved)."""
+        self.buf[self.blen] = marker
+        self.blen += 1 + _fmt_int(self.buf + self.blen + 1, n)
         self.buf[self.blen] = b'\r'
         self.buf[self.blen + 1] = b'\n'
         self.blen += 2
+
+    cdef inline int _header(self, char kind, Py_ssize_t nargs) except -1:
+        self._reserve(24)
+        self._prefix(b'*', nargs)
         self.kinds.append(kind)
         self.ncmds += 1
         return 0
 
     cdef inline int _bulk(self, const char* data, size_t n) except -1:
         self._reserve(n + 32)
-        self.buf[self.blen] = b'$'
-        self.blen += 1 + _fmt_int(self.buf + self.blen + 1, n)
-        self.buf[self.blen] = b'\r'
-        self.buf[self.blen + 1] = b'\n'
-        self.blen += 2
+        self._prefix(b'$', n)
         if n:
             memcpy(self.buf + self.blen, data, n)
         self.blen += n
@@ -308,11 +308,7 @@ cdef class Frames:
     cdef int _bulk_ext(self, char* data, size_t n, object owner) except -1:
         """A large argument: header inline, payload referenced (gathered write)."""
         self._reserve(32)
-        self.buf[self.blen] = b'$'
-        self.blen += 1 + _fmt_int(self.buf + self.blen + 1, n)
-        self.buf[self.blen] = b'\r'
-        self.buf[self.blen + 1] = b'\n'
-        self.blen += 2
+        self._prefix(b'$', n)
         self._add_seg(NULL, self.run_start, self.blen - self.run_start)
         self._add_seg(data, 0, n)
         self.keep.append(owner)
