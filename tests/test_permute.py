@@ -3,9 +3,14 @@ user strategies, and member naming, as a driver script sees them through ``creat
 from __future__ import annotations
 
 import itertools
+import random
 import time
+import tracemalloc
 
+import numpy as np
 import pytest
+
+from _fastpath import permute
 
 from smartsim.entity import Model
 from smartsim.entity.strategies import create_all_permutations, random_permutations, step_values
@@ -110,6 +115,67 @@ def test_replicas_step_are_combination_major(exp, rs):
     ens = exp.create_ensemble("ens", params={"a": [1, 2], "b": [3, 4]}, run_settings=rs,
                               perm_strategy="step", replicas=2)
     assert member_rows(ens, ["a", "b"]) == [("1", "3"), ("1", "3"), ("2", "4"), ("2", "4")]
+
+
+
+def _product_row(position, sizes, replicas=1):
+    """Mixed-radix decoding in plain Python: the oracle for member ``position``."""
+    flat, row = position // replicas, []
+    for size in reversed(sizes):
+        flat, digit = divmod(flat, size)
+        row.append(digit)
+    return row[::-1]
+
+
+def test_all_perm_billion_members_without_a_matrix(exp, rs):
+    # 1000**3 members with 2 replicas (2e9 > 2**31): today's matrix would need 24 GB
+    values = {k: list(range(1000)) for k in "abc"}
+    tracemalloc.start()
+    try:
+        ens = exp.create_ensemble("ens", params=values, run_settings=rs, replicas=2)
+        n = len(ens)
+        picks = random.Random(3).sample(range(n), 1000) + [0, n - 1]
+        got = [ens[f"ens_{i}"].params for i in picks]
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert n == 2 * 10**9
+    for i, params in zip(picks, got):
+        assert [int(params[k]) for k in "abc"] == _product_row(i, [1000] * 3, replicas=2)
+    assert ens[n - 1].name == f"ens_{n - 1}" and ens[n - 1].params == {"a": "999", "b": "999", "c": "999"}
+    assert ens[f"ens_{n}"] is None
+    assert peak < 50 * 2**20, f"creating and reading members of a product took {peak} bytes"
+
+
+def test_all_perm_members_beyond_int64_refused(exp, rs):
+    params = {f"p{i}": list(range(100)) for i in range(10)}  # 10**20 members
+    with pytest.raises(OverflowError, match="100000000000000000000 members"):
+        exp.create_ensemble("ens", params=params, run_settings=rs)
+
+
+def test_product_index_reads_like_the_matrix():
+    sizes, replicas = [3, 1, 4, 5], 2
+    matrix = np.repeat(np.array(list(itertools.product(*(range(s) for s in sizes))), dtype=np.int32),
+                       replicas, axis=0)
+    table = permute.ProductIndex(sizes, replicas)
+    assert table.shape == matrix.shape and len(table) == len(matrix)
+    assert (np.asarray(table) == matrix).all()
+    assert (table[7] == matrix[7]).all() and (table[-1] == matrix[-1]).all()
+    assert (table[5:100:7] == matrix[5:100:7]).all()
+    assert (table[[0, 33, 119]] == matrix[[0, 33, 119]]).all()
+    assert (table[np.array([4, 9]), [0, 3]] == matrix[np.array([4, 9])][:, [0, 3]]).all()
+    with pytest.raises(IndexError, match="row 120 out of range"):
+        table[120]
+
+
+def test_generate_of_all_perm_writes_the_decoded_values(exp, rs, tmp_path):
+    tpl = tmp_path / "in.txt"
+    tpl.write_text("a=;a; b=;b;\n")
+    ens = exp.create_ensemble("ens", params={"a": [1, 2, 3], "b": ["x", "y"]}, run_settings=rs, replicas=2)
+    ens.attach_generator_files(to_configure=[str(tpl)])
+    exp.generate(ens)
+    texts = [(tmp_path / "exp" / "ens" / f"ens_{i}" / "in.txt").read_text() for i in range(12)]
+    assert texts == [f"a={a} b={b}\n" for a in "123" for b in "xy" for _ in range(2)]
 
 
 # -- random --------------------------------------------------------------------------

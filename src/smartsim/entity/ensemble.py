@@ -1,6 +1,7 @@
 """``Ensemble``: many members from parameter expansion, replicas, or models added by hand.
 
-Members made by expansion are rows of an index matrix (see ``strategies.expand``). A member
+Members made by expansion are rows of an index table (see ``strategies.expand``; for
+``all_perm`` a ``ProductIndex`` that decodes a member's row from its position). A member
 becomes a Python object only when someone asks for it, and keeps per-member state (its own
 params dict, its own copy of the run settings, ...) only once that state is touched: the
 first access of a stateful attribute stores it in ``Ensemble._states`` so later lookups of
@@ -14,6 +15,8 @@ import os
 import typing as t
 
 import numpy as np
+
+from _fastpath import permute
 
 from ..error import EntityExistsError, EntityTypeError, SmartSimError
 from ..log import get_logger
@@ -95,7 +98,9 @@ class Ensemble(SmartSimEntity):
             logger.info(f"Empty ensemble {name} created for batch launch")
         self._param_names = names
         self._param_values = values
-        self._index = np.ascontiguousarray(index, dtype=np.int32)
+        # all_perm members stay a ProductIndex (rows decoded on demand), never a matrix
+        self._index = index if isinstance(index, permute.ProductIndex) else np.ascontiguousarray(
+            index, dtype=np.int32)
         # Members copy the settings as they were at creation, as SmartSim's deep copies did.
         self._member_rs = copy.deepcopy(run_settings) if run_settings is not None else None
         self._n_expanded = int(self._index.shape[0])

@@ -24,13 +24,16 @@ StrategyFunction = t.Callable[[t.List[str], t.List[t.List[str]], int], t.List[t.
 class Expansion(t.NamedTuple):
     """Members in index space: ``index[i, j]`` picks ``values[j][...]`` for member ``i``.
 
+    ``index`` is an int32 matrix, or for a Cartesian product a ``permute.ProductIndex``
+    that reads like one and decodes rows on demand.
+
     An index of -1 means member ``i`` has no parameter ``j`` (user strategies may return
     dicts with different keys).
     """
 
     names: t.List[str]
     values: t.List[t.List[str]]
-    index: np.ndarray
+    index: t.Union[np.ndarray, permute.ProductIndex]
 
 
 def read_parameters(params: t.Any) -> t.Tuple[t.List[str], t.List[t.List[str]]]:
@@ -96,8 +99,9 @@ def expand(names: t.List[str], values: t.List[t.List[str]], strategy: t.Any,
     if callable(strategy):
         return _from_user_strategy(strategy, names, values, n_models, replicas)
     if strategy == "all_perm":
-        index = permute.expand_all(sizes)
-    elif strategy == "step":
+        # decoded per member on demand: no matrix, whatever the product size
+        return Expansion(names, values, permute.ProductIndex(sizes, replicas))
+    if strategy == "step":
         if len(set(sizes.tolist())) > 1:
             lengths = ", ".join(f"{n}={len(v)}" for n, v in zip(names, values))
             raise StrategyError(f"step strategy needs value lists of equal length; got {lengths}")
@@ -108,7 +112,7 @@ def expand(names: t.List[str], values: t.List[t.List[str]], strategy: t.Any,
         if n_samples < 0:
             raise ParameterError(f"n_models must be >= 0, got {n_samples}")
         if not n_samples:
-            index = permute.expand_all(sizes)
+            index = permute.ProductIndex(sizes)
         else:
             if n_samples > total:
                 raise StrategyError(

@@ -285,11 +285,13 @@ class Generator:
         if not len(positions):
             return
         files = ens._files
-        index = ens._index[positions]
+        table = ens._index  # rows are read per chunk: an all_perm table decodes them on demand
         prefix = os.fsencode(os.path.join(ens_dir, ens.name)) + b"_"
         names = ens._param_names
         # user strategies may leave a parameter out (-1): one group per pattern of presence
-        if index.size and (index < 0).any():
+        # (only a user strategy's matrix can; a product has every parameter in every row)
+        index = table[positions] if isinstance(table, np.ndarray) else None
+        if index is not None and index.size and (index < 0).any():
             patterns, group_of = np.unique(index >= 0, axis=0, return_inverse=True)
             groups = [(patterns[g], np.flatnonzero(group_of.ravel() == g)) for g in range(len(patterns))]
         else:
@@ -313,7 +315,7 @@ class Generator:
                     rows = group_rows[start:start + _RENDER_CHUNK]
                     member_ids = positions[rows].tolist()
                     dirs = [prefix + str(i).encode() for i in member_ids]
-                    sub_index = np.ascontiguousarray(index[rows][:, cols])
+                    sub_index = np.ascontiguousarray(table[positions[rows]][:, cols])
                     if tset is not None:
                         logs = self._member_logs(ens.name, member_ids, tset, sub_index, cols, ens)
                         job = (tset.compiled, tset.out_names, dirs, sub_index, slot_columns, values,
