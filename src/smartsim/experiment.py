@@ -6,6 +6,7 @@ import shutil
 import typing as t
 
 from ._core.generation.generator import Generator
+from ._core.utils.helpers import check_name
 from .entity import Ensemble, Model
 from .error import SSUnsupportedError
 from .log import get_logger
@@ -36,9 +37,7 @@ class Experiment:
 
     def __init__(self, name: str, exp_path: t.Optional[t.Union[str, os.PathLike]] = None,
                  launcher: str = "local", max_concurrent: t.Optional[int] = None) -> None:
-        if not isinstance(name, str) or not name:
-            raise TypeError(f"Experiment name must be a non-empty str, got {name!r}")
-        self.name = name
+        self.name = check_name(name, "Experiment name")
         if exp_path is not None and not isinstance(exp_path, (str, os.PathLike)):
             raise TypeError(f"exp_path must be a str or PathLike, got {type(exp_path).__name__}: {exp_path!r}")
         path = os.path.abspath(os.fspath(exp_path) if exp_path is not None else os.path.join(os.getcwd(), name))
@@ -79,6 +78,7 @@ class Experiment:
                      path: t.Optional[str] = None, enable_key_prefixing: bool = False,
                      batch_settings: t.Optional[BatchSettings] = None) -> Model:
         """A ``Model`` whose directory defaults to ``exp_path/name``."""
+        check_name(name, "Model name")  # before it is joined into a path
         if path is None:
             path = os.path.join(self.exp_path, name)
         model = Model(name, params or {}, run_settings, path=path, batch_settings=batch_settings)
@@ -96,6 +96,7 @@ class Experiment:
 
         kwargs: ``params_as_args`` (list of param names), ``n_models`` and ``seed`` for ``random``.
         """
+        check_name(name, "Ensemble name")  # before it is joined into a path
         if path is None:
             path = os.path.join(self.exp_path, name)
         ensemble = Ensemble(name, params or {}, path=path, batch_settings=batch_settings,
@@ -116,6 +117,7 @@ class Experiment:
         and batch options (see ``Orchestrator``)."""
         from .database import Orchestrator  # pylint: disable=import-outside-toplevel
 
+        check_name(db_identifier, "db_identifier")  # before it is joined into a path
         if db_identifier in self._db_identifiers:
             logger.warning(f"A database with the identifier {db_identifier} has already been made "
                            "An error will be raised if multiple databases are started with the "

@@ -20,6 +20,7 @@ from .._core.server import config as _config
 from .._core.server import discovery as _discovery
 from .._core.server import miniresp
 from .._core.server import net as _net
+from .._core.utils.helpers import check_name
 from ..error import (ParameterTypeError, SmartSimError, SSConfigError, SSUnsupportedError,
                      UnsupportedValueError)
 from ..log import get_logger
@@ -204,8 +205,7 @@ class Orchestrator:
         db_identifier: str = "orchestrator",
         **kwargs: t.Any,
     ) -> None:
-        if not isinstance(db_identifier, str) or not db_identifier:
-            raise ParameterTypeError(f"db_identifier must be a non-empty str, got {db_identifier!r}")
+        check_name(db_identifier, "db_identifier")
         if isinstance(port, bool) or not isinstance(port, int):
             raise ParameterTypeError(f"port must be an int, got {port!r}")
         if isinstance(db_nodes, bool) or not isinstance(db_nodes, int):

@@ -18,6 +18,7 @@ import numpy as np
 
 from _fastpath import permute
 
+from .._core.utils.helpers import check_name
 from ..error import EntityExistsError, EntityTypeError, SmartSimError
 from ..log import get_logger
 from .entity import SmartSimEntity
@@ -45,8 +46,7 @@ class Ensemble(SmartSimEntity):
         perm_strat: t.Union[str, t.Callable[..., t.Any]] = "all_perm",
         **kwargs: t.Any,
     ) -> None:
-        if not isinstance(name, str) or not name:
-            raise EntityTypeError(f"Ensemble name must be a non-empty str, got {name!r}")
+        check_name(name, "Ensemble name")
         check_strategy(perm_strat)
         replicas = kwargs.pop("replicas", None)
         n_models = kwargs.pop("n_models", 0) or 0
@@ -181,6 +181,8 @@ class Ensemble(SmartSimEntity):
         """Add a model as a member (O(1) duplicate check by name)."""
         if not isinstance(model, Model):
             raise EntityTypeError(f"Argument to add_model was of type {type(model)}, not Model")
+        # a Model's name is a plain attribute and may have changed since it was created
+        check_name(model.name, "Model name")
         if model.name in self:
             raise EntityExistsError(f"Model {model.name} already exists in ensemble {self.name}")
         for db_model in self._db_models:

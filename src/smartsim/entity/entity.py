@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import typing as t
 
+from .._core.utils.helpers import check_name
+
 if t.TYPE_CHECKING:
     from ..settings.base import RunSettings
 
@@ -10,9 +12,7 @@ class SmartSimEntity:
     """Something an experiment can generate and launch: it has a name, a path and settings."""
 
     def __init__(self, name: str, path: str, run_settings: "RunSettings") -> None:
-        if not isinstance(name, str) or not name:
-            raise TypeError(f"entity name must be a non-empty str, got {name!r}")
-        self.name = name
+        self.name = check_name(name, f"{type(self).__name__} name")
         self.run_settings = run_settings
         self.path = path
 

@@ -1,6 +1,7 @@
 from .errors import (
     AllocationError,
     EntityExistsError,
+    EntityNameError,
     EntityNotLaunchedError,
     EntityRunningError,
     EntityTypeError,

@@ -99,6 +99,10 @@ class EntityTypeError(SmartSimError, TypeError):
     """An object of the wrong type was given where an entity was expected"""
 
 
+class EntityNameError(SmartSimError, ValueError):
+    """A name that becomes a directory (entity, database, experiment) is not a safe name"""
+
+
 class GenerationError(SmartSimError, ValueError):
     """Generation cannot proceed (bad template, missing file, name collision)"""
 

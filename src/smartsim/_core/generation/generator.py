@@ -1,9 +1,11 @@
 """``Experiment.generate``: the directory layout, copied/symlinked files, rendered templates.
 
 Everything is checked before the first directory is written (entity types, name
-collisions, attached files, template encodings, existing directories), so bad input never
-leaves a half-generated experiment. Templates are compiled once per (file set, parameter
-names) and rendered for all members of an ensemble in one call into ``_fastpath.render``.
+collisions, attached files, template encodings, existing directories, and that every path
+to be removed or written resolves inside the experiment directory), so bad input never
+leaves a half-generated experiment and never touches anything outside it. Templates are
+compiled once per (file set, parameter names) and rendered for all members of an ensemble
+in one call into ``_fastpath.render``.
 """
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ from _fastpath import render
 from ...entity.ensemble import Ensemble, EnsembleMember
 from ...entity.files import PARAMS_LOG_NAME, EntityFiles
 from ...entity.model import Model
-from ...error import (EntityExistsError, EntityTypeError, GeneratorFileExistsError,
+from ...error import (EntityExistsError, EntityTypeError, GenerationError, GeneratorFileExistsError,
                       GeneratorFileNotFoundError, ParameterWriterError)
 from ...log import get_logger
 from ..control.progress import ProgressBar, progress_wanted
@@ -63,6 +65,39 @@ def _read_template(path: str) -> _Source:
     return _Source(data, mode)
 
 
+def _written_through_link(files: EntityFiles) -> t.Optional[str]:
+    """A relative path this file set would write through a symlink it placed itself, else None.
+
+    Files are placed in order copies, symlinks, rendered templates, so e.g. a template
+    ``sub/in.txt`` next to ``to_symlink=["/data/sub"]`` would be written into ``/data/sub``.
+    """
+    links = {os.path.basename(src) for src in files.link}
+    written: t.List[str] = []
+    for src in files.copy:
+        if not os.path.isdir(src):
+            written.append(os.path.basename(src))
+            continue
+        # copytree keeps symlinks as symlinks, and later copies merge into the same tree
+        for dirpath, dirnames, filenames in os.walk(src):
+            rel = os.path.relpath(dirpath, src)
+            for name in dirnames + filenames:
+                path = os.path.normpath(os.path.join(rel, name))
+                if os.path.islink(os.path.join(dirpath, name)):
+                    links.add(path)
+                else:
+                    written.append(path)
+    if not links:
+        return None
+    outputs, subdirs = files.template_outputs()
+    written.extend(rel for _, rel in outputs)
+    written.extend(subdirs)
+    for path in written:
+        parts = path.split(os.sep)
+        if any(os.sep.join(parts[:k]) in links for k in range(1, len(parts) + 1)):
+            return path
+    return None
+
+
 class Generator:
     """Creates the experiment directory tree and each entity's files."""
 
@@ -79,6 +114,8 @@ class Generator:
         self._compiled: t.Dict[t.Tuple[int, t.FrozenSet[str]], _TemplateSet] = {}
         self._warned: t.Set[t.Tuple[str, str]] = set()
         self._log_entries: t.List[str] = []
+        self._root = os.path.realpath(self.gen_path)
+        self._links_checked: t.Set[int] = set()
 
     @property
     def log_file(self) -> str:
@@ -137,6 +174,24 @@ class Generator:
         for src, _ in files.template_outputs()[0]:
             if src not in self._sources:
                 self._sources[src] = _read_template(src)
+        if id(files) not in self._links_checked:
+            through = _written_through_link(files)
+            if through is not None:
+                raise GenerationError(
+                    f"{owner}: {through!r} would be written through a symlink that the same "
+                    "entity places there (to_symlink, or a symlink inside a to_copy directory), "
+                    "which can reach outside its directory; attach the linked file or directory "
+                    "with to_copy instead, or rename one of the two")
+            self._links_checked.add(id(files))
+
+    def _check_inside(self, path: str, owner: str) -> None:
+        # realpath, so that a symlink already at exp_path/<name> cannot redirect an rmtree or
+        # a write to wherever it points
+        real = os.path.realpath(path)
+        if real == self._root or os.path.commonpath([real, self._root]) != self._root:
+            raise GenerationError(
+                f"{owner}: {path} resolves to {real}, which is not inside the experiment "
+                f"directory {self._root}; nothing was removed or written")
 
     def _templates(self, files: EntityFiles, known: t.FrozenSet[str]) -> _TemplateSet:
         key = (id(files), known)
@@ -170,9 +225,14 @@ class Generator:
         if os.path.isfile(self.gen_path):
             raise GeneratorFileExistsError(
                 f"Experiment directory could not be created. {self.gen_path} exists and is a file")
+        self._check_inside(self.log_file, "the parameter log")
+        for db in dbs:
+            self._check_inside(os.path.join(self.gen_path, db.name), f"database {db.name}")
         for model in models:
+            dst = os.path.join(self.gen_path, model.name)
+            self._check_inside(dst, f"model {model.name}")
             self._check_files(model.files, f"model {model.name}")
-            self._check_target(os.path.join(self.gen_path, model.name), model.name)
+            self._check_target(dst, model.name)
         for ens in ensembles:
             self._check_ensemble(ens)
 
@@ -212,9 +272,19 @@ class Generator:
         for model in ens._added.values():
             self._check_files(model.files, f"ensemble {ens.name} member {model.name}")
         ens_dir = os.path.join(self.gen_path, ens.name)
+        self._check_inside(ens_dir, f"ensemble {ens.name}")
+        for model in ens._added.values():
+            self._check_inside(os.path.join(ens_dir, model.name), f"ensemble {ens.name} member {model.name}")
         if os.path.isdir(ens_dir) and not self.overwrite:
-            existing = {entry.name for entry in os.scandir(ens_dir) if entry.is_dir()}
-            clash = next((n for n in existing if n in ens), None)
+            # with overwrite the whole ensemble directory goes (rmtree never follows links in it)
+            existing = set()
+            for entry in os.scandir(ens_dir):
+                if entry.name in ens:
+                    if entry.is_symlink():
+                        self._check_inside(entry.path, f"ensemble {ens.name} member {entry.name}")
+                    if entry.is_dir():
+                        existing.add(entry.name)
+            clash = next(iter(existing), None)
             if clash is not None:
                 raise GeneratorFileExistsError(
                     f"Directory for entity {clash} already exists in path {os.path.join(ens_dir, clash)}")
@@ -223,7 +293,8 @@ class Generator:
         orc_path = os.path.join(self.gen_path, db.name)
         if hasattr(db, "set_path"):
             db.set_path(orc_path)
-        if os.path.isdir(orc_path):
+        # kept without overwrite: it holds the checkpoints a restarted database loads
+        if self.overwrite and os.path.isdir(orc_path):
             shutil.rmtree(orc_path, ignore_errors=True)
         os.makedirs(orc_path, exist_ok=True)
 

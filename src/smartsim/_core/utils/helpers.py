@@ -1,9 +1,15 @@
 """Small shared helpers (one place for each concept)."""
 import os
+import re
 import shutil
 import typing as t
 
-from ...error import ExecutableNotFoundError, NotExecutableError
+from ...error import EntityNameError, EntityTypeError, ExecutableNotFoundError, NotExecutableError
+
+# POSIX's portable filename characters, not starting with "." or "-": the name is one
+# directory level under exp_path (so no separators, ".", ".." or hidden names) and also
+# ends up in job names, command lines, env var suffixes and key prefixes.
+_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 
 
 def expand_exe_path(exe: str) -> str:
@@ -18,6 +24,18 @@ def expand_exe_path(exe: str) -> str:
             return os.path.abspath(exe)
         raise NotExecutableError(f"File, {exe}, is not an executable")
     raise ExecutableNotFoundError(f"Could not locate executable {exe}")
+
+
+def check_name(name: t.Any, kind: str) -> str:
+    """``name`` if it is a valid name for ``kind`` (e.g. "Model name"), else raise."""
+    if not isinstance(name, str):
+        raise EntityTypeError(f"{kind} must be a str, got {type(name).__name__}: {name!r}")
+    if not _NAME.fullmatch(name):
+        raise EntityNameError(
+            f"{kind} {name!r} is not a valid name: expected a non-empty name of letters, digits, "
+            "'_', '.' and '-' that does not start with '.' or '-' (it becomes a directory "
+            "inside the experiment path)")
+    return name
 
 
 def is_valid_cmd(command: t.Optional[str]) -> bool:
