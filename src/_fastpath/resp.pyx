@@ -28,7 +28,8 @@ from libc.string cimport memcmp, memcpy, memset, strerror
 import numpy as np
 cimport numpy as cnp
 
-from _fastpath.tensor cimport as_sendable, type_name_of, typenum_of_name
+from _fastpath.tensor cimport (MAX_DIMS_C, as_sendable, max_dims, type_name_of,
+                               typenum_of_name)
 
 cnp.import_array()
 
@@ -384,20 +385,15 @@ cdef class Frames:
         cdef int nd = cnp.PyArray_NDIM(arr), i
         cdef cnp.npy_intp* dims = cnp.PyArray_DIMS(arr)
         cdef size_t nbytes = cnp.PyArray_NBYTES(arr)
-        if nd == 0:
-            # a numpy scalar array: one element of shape (1,)
-            self._header(0, 6)
-            self._bulk(b"AI.TENSORSET", 12)
-            self._bulk(PyBytes_AS_STRING(key), PyBytes_GET_SIZE(key))
-            self._bulk(PyBytes_AS_STRING(tname), PyBytes_GET_SIZE(tname))
-            self._bulk_int(1)
-        else:
-            self._header(0, 5 + nd)
-            self._bulk(b"AI.TENSORSET", 12)
-            self._bulk(PyBytes_AS_STRING(key), PyBytes_GET_SIZE(key))
-            self._bulk(PyBytes_AS_STRING(tname), PyBytes_GET_SIZE(tname))
-            for i in range(nd):
-                self._bulk_int(dims[i])
+        # the shape as it is: a 0-d array goes with no dims (as RedisAI stores it) so a 0-d
+        # tensor already in the database (a model output) is copied exactly; the client API
+        # refuses 0-d arrays from users before they get here, as SmartRedis 0.6.1 does
+        self._header(0, 5 + nd)
+        self._bulk(b"AI.TENSORSET", 12)
+        self._bulk(PyBytes_AS_STRING(key), PyBytes_GET_SIZE(key))
+        self._bulk(PyBytes_AS_STRING(tname), PyBytes_GET_SIZE(tname))
+        for i in range(nd):
+            self._bulk_int(dims[i])
         self._bulk(b"BLOB", 4)
         if nbytes > INLINE_MAX_C:
             self._bulk_ext(<char*>cnp.PyArray_DATA(arr), nbytes, arr)
@@ -994,7 +990,7 @@ cdef class Conn:
         cdef RNode* shape = NULL
         cdef int typenum = -1, nd = 0
         cdef long long j, nbytes
-        cdef cnp.npy_intp dims[32]
+        cdef cnp.npy_intp dims[MAX_DIMS_C]
         cdef cnp.ndarray arr
         if node.type != REDIS_REPLY_ARRAY or node.n % 2:
             return self._to_py(i)
@@ -1007,8 +1003,13 @@ cdef class Conn:
                 shape = val
             elif self._is(key, b"blob", 4) and val.type == REDIS_REPLY_STRING:
                 blob = val
-        if typenum < 0 or shape is NULL or blob is NULL or shape.n > 32:
+        if typenum < 0 or shape is NULL or blob is NULL:
             return self._to_py(i)
+        if shape.n > max_dims():
+            # stored by a client without our limit (or before the module had one): numpy
+            # cannot hold it; said in place of the reply, so the other replies still decode
+            return RespError(f"the tensor has {shape.n} dimensions; numpy {np.__version__} "
+                             f"arrays have at most {max_dims()}".encode())
         nd = <int>shape.n
         for j in range(nd):
             val = &self.st.nodes[self.st.kids[shape.off + j]]

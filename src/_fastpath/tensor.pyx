@@ -6,6 +6,8 @@
   (Fortran-ordered and strided arrays are copied into logical C order; contiguous native
   arrays are returned as they are, no copy).
 * ``dtype_for(type_name)``: the numpy dtype of a RedisAI type (``FLOAT`` -> float32).
+* ``MAX_DIMS``: the most dimensions a tensor may have (numpy 2's limit; the module's too);
+  ``first_0d(arrays)``: where the first 0-d array of a batch is (the client refuses those).
 """
 import numpy as np
 cimport numpy as cnp
@@ -52,6 +54,15 @@ cdef int typenum_of_name(const char* p, size_t n) noexcept nogil:
         if _TYPES[i].len == n and memcmp(_TYPES[i].name, p, n) == 0:
             return _TYPES[i].typenum
     return -1
+
+
+MAX_DIMS = MAX_DIMS_C
+# numpy 1.x arrays have at most 32 dimensions (NPY_MAXDIMS before 2.0)
+cdef int _np_max_dims = MAX_DIMS_C if int(np.__version__.split(".")[0]) >= 2 else 32
+
+
+cdef int max_dims() noexcept:
+    return _np_max_dims
 
 
 SUPPORTED = ("float64", "float32", "int8", "int16", "int32", "int64", "uint8", "uint16")
@@ -143,6 +154,17 @@ def check_all(list arrays, list names):
     cdef Py_ssize_t i
     for i in range(len(arrays)):
         check_sendable(arrays[i], names[i])
+
+
+def first_0d(list arrays):
+    """Position of the first 0-d ndarray in ``arrays``, or -1 (one C loop, for batches)."""
+    cdef Py_ssize_t i
+    cdef object a
+    for i in range(len(arrays)):
+        a = arrays[i]
+        if isinstance(a, cnp.ndarray) and cnp.PyArray_NDIM(<cnp.ndarray>a) == 0:
+            return i
+    return -1
 
 
 def dtype_for(type_name):

@@ -110,7 +110,7 @@ class RedisServer:
 
     def __init__(self, binary, module, workdir: Path, port=None, extra=(), module_args=()):
         self.binary = binary
-        self.module = str(module)
+        self.module = str(module) if module else None  # None: a plain server, no module
         self.dir = Path(workdir)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.port = port or free_port()
@@ -128,7 +128,7 @@ class RedisServer:
             "--dir", str(self.dir), "--save", "", "--appendonly", "no",
             "--logfile", str(self.logfile), "--protected-mode", "no",
             *self.extra,
-            "--loadmodule", self.module, *self.module_args,
+            *(["--loadmodule", self.module, *self.module_args] if self.module else []),
         ]
 
     def start(self, timeout=None):

@@ -19,7 +19,7 @@ from _fastpath import tensor as _tensor
 
 from .cluster import DBConnection, Frames, Node, Range, RespError
 from .config import ConfigOptions
-from .dataset import ACK_FIELD, Dataset
+from .dataset import ACK_FIELD, Dataset, refuse_0d
 from .errors import (
     RedisConnectionError,
     RedisKeyError,
@@ -36,6 +36,14 @@ _OK = b"OK"
 _PIECE_BYTES = 1 << 20
 _PIECE_MIN_TENSORS = 64
 _BACKENDS = ("TF", "TFLITE", "TORCH", "ONNX")
+# rename_tensor after a lost RENAME reply: rename if the source is still there; else the lost
+# RENAME did it when the destination exists (the only ambiguity: a source missing from the
+# start with an existing destination also reads as done). Running it twice is harmless, so
+# it may be re-sent like any idempotent command.
+_RENAME_AFTER_LOSS = (
+    b"if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('RENAME', KEYS[1], KEYS[2]) end "
+    b"if redis.call('EXISTS', KEYS[2]) == 1 then return redis.status_reply('OK') end "
+    b"return redis.error_reply('ERR no such key')")
 _MISSING_MARKERS = (b"empty", b"no such key", b"does not exist", b"not found",
                     b"tensor key is empty", b"model key is empty", b"script key is empty")
 
@@ -111,6 +119,11 @@ def _check_batch(batch_size: int, min_batch_size: int, min_batch_timeout: int) -
         raise RedisRuntimeError("batch_size must be non-zero if min_batch_timeout is used")
     if min_batch_size == 0 and min_batch_timeout > 0:
         raise RedisRuntimeError("min_batch_size must be non-zero if min_batch_timeout is used")
+    # The database refuses this too (PROTOCOL.md, "Batching limits"); the value bounds are
+    # left to it.
+    if min_batch_size > batch_size:
+        raise RedisRuntimeError("min_batch_size must not be larger than batch_size: a batch "
+                                "holds at most batch_size samples")
 
 
 def _is_missing(err: RespError) -> bool:
@@ -242,9 +255,11 @@ class Client(SRObject):
     # ------------------------------------------------------------------ tensors
     def put_tensor(self, name: str, data: np.ndarray) -> None:
         """Store ``data`` at ``name`` (put prefix applied). Fortran-ordered and strided arrays
-        are sent in logical (C) order."""
+        are sent in logical (C) order. A 0-d array is refused (``RedisRuntimeError``), as
+        SmartRedis 0.6.1 refuses it."""
         if type(name) is not str:
             _name_check(name, "name")
+        refuse_0d(name, data)
         key = (self._tput + name).encode()
         f = Frames()
         f.tensorset(key, data, name)
@@ -297,7 +312,15 @@ class Client(SRObject):
                                     f"in the database at {self._where}")
             return
         if not self._cluster or _same_slot(old, new):
-            reply = self._db.keyed(old, "RENAME", old, new)
+            what = f"renaming tensor {old_name!r}"
+            try:
+                # RENAME is not idempotent: re-sent after a reply that was lost, it finds the
+                # source gone and fails although the first one did the rename
+                reply = self._db.keyed(old, b"RENAME", old, new, idempotent=False, what=what)
+            except RedisConnectionError:
+                # Whether that RENAME ran is unknown: settle it in one atomic server-side
+                # step that is itself safe to repeat (see _RENAME_AFTER_LOSS)
+                reply = self._db.keyed(old, b"EVAL", _RENAME_AFTER_LOSS, 2, old, new, what=what)
             self._ok(reply, f"rename_tensor of {old_name!r}", old,
                      missing=f"The tensor {old_name!r}")
         else:
@@ -411,9 +434,13 @@ class Client(SRObject):
                 _name_check(n, "tensors key")
         if not names:
             return
+        arrays = list(tensors.values())
+        i = _tensor.first_0d(arrays)
+        if i >= 0:
+            refuse_0d(names[i], arrays[i])
         p = self._tput
         keys = [(p + n).encode() for n in names]
-        self._put_keys(keys, list(tensors.values()), names)
+        self._put_keys(keys, arrays, names)
 
     def get_tensors(self, names: t.Sequence[str]) -> t.List[np.ndarray]:
         """Fetch many tensors (same order as ``names``); one pipeline per shard, in parallel.
@@ -955,26 +982,29 @@ class Client(SRObject):
         self._use_dataset_prefix = use_prefix
 
     # ------------------------------------------------------------------ server commands
-    def _node_at(self, address: str) -> t.Tuple[Node, bool]:
-        """The node at ``address`` (bool: a temporary connection that must be closed)."""
+    def _node_at(self, address: str) -> Node:
+        """The node at ``address``, which must be one this client is connected to.
+
+        SmartRedis 0.6.1 runs address-targeted commands (FLUSHDB, CONFIG, SAVE, INFO, AI.INFO)
+        only on its own connections (``Redis::run(AddressAtCommand&)`` /
+        ``RedisCluster::get_model_script_ai_info``: ``SRRuntimeException``, i.e.
+        ``RedisRuntimeError``). Opening a connection to any address given would let a typo
+        flush or reconfigure an unrelated server, so both topologies refuse it here."""
         _typecheck(address, "address", str)
         node = self._db.node_by_address(address)
         if node is not None:
-            return node, False
+            return node
         if self._cluster:
-            raise RedisRuntimeError(f"The address {address} is not a node of the cluster "
-                                    f"({self._where})")
-        tmp = Node(address)
-        self._db._connect(tmp)
-        return tmp, True
+            text = "The provided address does not match a cluster shard address."
+        else:
+            text = ("The provided address does not match the address used to initialize the "
+                    "non-cluster client connection.")
+        raise RedisRuntimeError(f"{text} Received: {address} (this client is connected to "
+                                f"{self._where})")
 
     def _at(self, address: str, *args: t.Any, what: str) -> t.Any:
-        node, temporary = self._node_at(address)
-        try:
-            return self._ok(self._db.command(node, *args), what, None, node)
-        finally:
-            if temporary and tmp_close(node):
-                pass
+        node = self._node_at(address)
+        return self._ok(self._db.command(node, *args), what, None, node)
 
     def get_db_node_info(self, addresses: t.List[str]) -> t.List[t.Dict]:
         """INFO EVERYTHING per address, parsed as {section: {key: value}}."""
@@ -1011,18 +1041,14 @@ class Client(SRObject):
         _typecheck(address, "address", str)
         _typecheck(key, "key", str)
         _typecheck(reset_stat, "reset_stat", bool)
-        node, temporary = self._node_at(address)
+        node = self._node_at(address)
         k = key.encode()
         if self._cluster:
             rng = next(r for r in self._db.ranges if r.node is node)
             k = rng.key(k)
-        try:
-            args = [b"AI.INFO", k] + ([b"RESETSTAT"] if reset_stat else [])
-            reply = self._ok(self._db.command(node, *args), f"get_ai_info of {key!r}", k, node,
-                             missing=f"The model or script {key!r}")
-        finally:
-            if temporary:
-                tmp_close(node)
+        args = [b"AI.INFO", k] + ([b"RESETSTAT"] if reset_stat else [])
+        reply = self._ok(self._db.command(node, *args), f"get_ai_info of {key!r}", k, node,
+                         missing=f"The model or script {key!r}")
         if not isinstance(reply, list) or len(reply) % 2:
             raise RedisReplyError(f"The AI.INFO reply for {key!r} has an unexpected format")
         info: t.Dict[str, str] = {}
@@ -1165,13 +1191,6 @@ class Client(SRObject):
                                         "empty or not a key")
             pairs.append((_dataset_name_from_entry(e), e))
         return self._fetch_datasets(pairs)
-
-
-def tmp_close(node: Node) -> bool:
-    if node.conn is not None:
-        node.conn.close()
-        node.conn = None
-    return True
 
 
 def _same_slot(a: bytes, b: bytes) -> bool:

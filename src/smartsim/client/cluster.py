@@ -10,7 +10,8 @@ Failure policy:
 * a connection lost later is re-opened once; a refused re-connect is reported at once as
   ``RedisConnectionError`` (the server is gone; nothing to wait for);
 * a batch is re-sent after a reconnect only when every command in it is idempotent;
-  ``RPUSH``, ``MODELEXECUTE``, ``SCRIPTRUN`` ... are never re-sent blindly;
+  ``RPUSH``, ``MODELEXECUTE``, ``SCRIPTRUN``, ``RENAME`` ... are never re-sent blindly
+  (``rename_tensor`` settles a lost reply with an atomic check instead);
 * no reply within ``SR_CMD_TIMEOUT`` seconds is ``RedisTimeoutError``; the connection is
   dropped (a late reply must not be read as the answer to the next command), nothing is
   re-sent.

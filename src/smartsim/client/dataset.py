@@ -51,6 +51,19 @@ def _typecheck(arg: t.Any, name: str, _type: t.Any) -> None:
         raise TypeError(f"Argument {name} is of type {type(arg)}, not {_type}")
 
 
+def refuse_0d(name: str, data: t.Any) -> None:
+    """``RedisRuntimeError`` for a 0-d array (shape ``()``), as SmartRedis 0.6.1 raises it
+    (``TensorBase``: "Must provide a dimensions vector with at least one dimension."): its
+    readers, C++ to Python, reject a tensor without dimensions, so one stored here would be
+    unreadable to them. Tensors must have 1 to ``_tensor.MAX_DIMS`` dimensions; numpy
+    cannot make more, and the module refuses more."""
+    if isinstance(data, np.ndarray) and data.ndim == 0:
+        raise RedisRuntimeError(
+            "Must provide a dimensions vector with at least one dimension: the tensor "
+            f"{name!r} is a 0-d array (shape ()); tensors have 1 to {_tensor.MAX_DIMS} "
+            "dimensions. Store it with shape (1,), e.g. data.reshape(1).")
+
+
 def encode_strings(values: t.Sequence[str]) -> bytes:
     parts = [b"\x07"]
     for v in values:
@@ -97,6 +110,7 @@ class Dataset:
         """Add a tensor (copied, in logical C order)."""
         _typecheck(name, "name", str)
         _typecheck(data, "data", np.ndarray)
+        refuse_0d(name, data)
         arr = _tensor.sendable(data, name)
         if arr is data or np.shares_memory(arr, data):
             arr = arr.copy()

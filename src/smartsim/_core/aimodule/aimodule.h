@@ -46,6 +46,13 @@ int dtype_from_name(const char *s, size_t len);
 int dtype_from_code(uint64_t code, uint64_t bits);
 
 /* ---------------------------------------------------------------- tensor */
+/* Most dimensions a tensor may have; AI.TENSORSET refuses more. RedisAI sets no limit, but a
+ * tensor is read back as a numpy array (our client, SmartRedis's Python client, the executor)
+ * and numpy 2 arrays stop at 64 dimensions (NPY_MAXDIMS): a tensor with more could be stored
+ * and never read. The client's copy of this number: MAX_DIMS_C in src/_fastpath/tensor.pxd. */
+#define AI_TENSOR_MAX_DIMS 64
+#define AI_STR_(x) #x
+#define AI_STR(x) AI_STR_(x)
 typedef struct Tensor {
     int refcount;
     int16_t dtype;
@@ -150,6 +157,11 @@ int exec_can_validate(const char *devnorm, int backend);
 /* Queue a LOAD job for a pending object and block the client; the store happens when the
  * executor answers. Returns REDISMODULE_OK if the client was blocked. */
 int exec_submit_load(RedisModuleCtx *ctx, RedisModuleString *key, AIObj *obj);
+/* The secret an executor must present in AI._EXEC.HELLO (copied; from EXECUTOR_SECRET_FILE). */
+void exec_set_secret(const char *secret, size_t len);
+/* For INFO: whether a secret is configured, and how many executors are registered now. */
+int exec_secret_configured(void);
+long long exec_registered_count(void);
 /* Blocking is impossible in this context (MULTI, Lua, loading, replicated stream). */
 int ctx_cannot_block(RedisModuleCtx *ctx);
 

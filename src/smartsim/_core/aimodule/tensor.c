@@ -468,6 +468,11 @@ static int parse_tensorset(RedisModuleString **argv, int argc, SetArgs *a, const
         const char *opt = RedisModule_StringPtrLen(argv[pos], &ol);
         long long d;
         if (parse_positive_dim(opt, ol, &d)) { /* the common case: a dimension */
+            if (ndims == AI_TENSOR_MAX_DIMS) {
+                *err = "ERR too many dimensions in tensor shape (at most " AI_STR(
+                    AI_TENSOR_MAX_DIMS) ")";
+                return 0;
+            }
             shape[ndims++] = d;
             overflow |= __builtin_mul_overflow(len, (size_t)d, &len);
             continue;
