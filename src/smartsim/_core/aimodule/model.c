@@ -172,6 +172,20 @@ static int cur_ull(Cursor *c, unsigned long long *out) {
     return 1;
 }
 
+/* BATCHSIZE, MINBATCHSIZE and MINBATCHTIMEOUT: a non-negative integer, as RedisAI parses
+ * them, and at most INT32_MAX (the int that SmartRedis clients send). RedisAI stops only at
+ * LLONG_MAX; a larger value here is an overflow or a typo, not a batch or a wait anyone
+ * means. Out of range gets RedisAI's text for an unparsable value of that argument. */
+#define BATCH_ARG_MAX 2147483647ULL
+/* No RedisAI text (RedisAI accepts it, and a request smaller than BATCHSIZE then waits for a
+ * minimum that no batch can hold): refused so that no stored model can make a client wait
+ * for a batch that cannot form. */
+#define ERR_MINBATCH_ABOVE_BATCH "ERR MINBATCHSIZE must be less than or equal to BATCHSIZE"
+
+static int cur_batch_arg(Cursor *c, unsigned long long *out) {
+    return cur_ull(c, out) && *out <= BATCH_ARG_MAX;
+}
+
 /* Concatenate blob chunks argv[from..argc). */
 static char *concat_chunks(RedisModuleString **argv, int from, int argc, size_t *outlen) {
     size_t total = 0;
@@ -293,17 +307,19 @@ static int cmd_modelstore(RedisModuleCtx *ctx, RedisModuleString **argv, int arg
         tag = cur_str(&c, &taglen);
     unsigned long long batchsize = 0, minbatchsize = 0, minbatchtimeout = 0;
     if (cur_match(&c, "BATCHSIZE")) {
-        if (!cur_ull(&c, &batchsize))
+        if (!cur_batch_arg(&c, &batchsize))
             return RedisModule_ReplyWithError(ctx, "ERR Invalid argument for BATCHSIZE");
     }
     if (cur_match(&c, "MINBATCHSIZE")) {
-        if (!cur_ull(&c, &minbatchsize))
+        if (!cur_batch_arg(&c, &minbatchsize))
             return RedisModule_ReplyWithError(ctx, "ERR Invalid argument for MINBATCHSIZE");
         if (batchsize == 0 && minbatchsize > 0)
             return RedisModule_ReplyWithError(ctx, "ERR MINBATCHSIZE specified without BATCHSIZE");
+        if (minbatchsize > batchsize)
+            return RedisModule_ReplyWithError(ctx, ERR_MINBATCH_ABOVE_BATCH);
     }
     if (cur_match(&c, "MINBATCHTIMEOUT")) {
-        if (!cur_ull(&c, &minbatchtimeout))
+        if (!cur_batch_arg(&c, &minbatchtimeout))
             return RedisModule_ReplyWithError(ctx, "ERR Invalid argument for MINBATCHTIMEOUT");
         if (minbatchsize == 0 && minbatchtimeout > 0)
             return RedisModule_ReplyWithError(ctx,
@@ -392,14 +408,16 @@ static int cmd_modelset(RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
         if (backend == BK_TFLITE)
             return RedisModule_ReplyWithError(ctx,
                                               "ERR Auto-batching not supported by the TFLITE backend");
-        if (!cur_ull(&c, &batchsize))
+        if (!cur_batch_arg(&c, &batchsize))
             return RedisModule_ReplyWithError(ctx, "ERR Invalid argument for BATCHSIZE");
     }
     if (cur_match(&c, "MINBATCHSIZE")) {
         if (batchsize == 0)
             return RedisModule_ReplyWithError(ctx, "ERR MINBATCHSIZE specified without BATCHSIZE");
-        if (!cur_ull(&c, &minbatchsize))
+        if (!cur_batch_arg(&c, &minbatchsize))
             return RedisModule_ReplyWithError(ctx, "ERR Invalid argument for MINBATCHSIZE");
+        if (minbatchsize > batchsize)
+            return RedisModule_ReplyWithError(ctx, ERR_MINBATCH_ABOVE_BATCH);
     }
     if (cur_match(&c, "MINBATCHTIMEOUT")) {
         if (batchsize == 0)
@@ -407,7 +425,7 @@ static int cmd_modelset(RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
         if (minbatchsize == 0)
             return RedisModule_ReplyWithError(ctx,
                                               "ERR MINBATCHTIMEOUT specified without MINBATCHSIZE");
-        if (!cur_ull(&c, &minbatchtimeout))
+        if (!cur_batch_arg(&c, &minbatchtimeout))
             return RedisModule_ReplyWithError(ctx, "ERR Invalid argument for MINBATCHTIMEOUT");
     }
     if (cur_at_end(&c))

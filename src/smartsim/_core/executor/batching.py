@@ -6,13 +6,19 @@ at most ``BATCHSIZE`` samples; with ``MINBATCHSIZE`` > 0 a group waits until it 
 that many samples, at most ``MINBATCHTIMEOUT`` ms after its oldest job arrived (0: no
 limit, as in RedisAI). Outputs are split back along dim 0, one slice per job.
 
+A group never waits for a batch that cannot form: one that holds ``BATCHSIZE`` samples
+runs whatever ``MINBATCHSIZE`` says (a request that large runs alone, as in RedisAI; the
+module refuses ``MINBATCHSIZE`` > ``BATCHSIZE``, this covers models stored before it
+did), and one whose model was stored again runs with what it has once a job for the newer
+version arrives (jobs come oldest first, so none for the old version can follow).
+
 Pure logic on :class:`~smartsim._core.executor.protocol.Job` objects (no I/O), so it can
 be tested on its own.
 """
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Hashable, List, Optional, Sequence, Tuple
+from typing import Dict, Hashable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -82,6 +88,8 @@ class Batcher:
     def __init__(self, max_wait_ms: float = 0.0):
         self.max_wait_ms = max_wait_ms
         self._groups: "OrderedDict[Hashable, List[Job]]" = OrderedDict()
+        # model key -> newest version seen while groups wait (see saw())
+        self._newest: Dict[bytes, int] = {}
 
     def __len__(self) -> int:
         return sum(len(g) for g in self._groups.values())
@@ -92,9 +100,16 @@ class Batcher:
             raise ValueError("job is not batchable")
         self._groups.setdefault(sig, []).append(job)
 
+    def saw(self, job: Job) -> None:
+        """Note the version of a MODEL job, batchable or not: groups of older versions of
+        its model can get no more jobs."""
+        if self._groups and job.kind == "MODEL" and job.version > self._newest.get(job.key, -1):
+            self._newest[job.key] = job.version
+
     def clear(self) -> List[Job]:
         jobs = [j for g in self._groups.values() for j in g]
         self._groups.clear()
+        self._newest.clear()
         return jobs
 
     def _wait_s(self, job: Job) -> Optional[float]:
@@ -105,11 +120,10 @@ class Batcher:
 
     def _is_ready(self, group: List[Job], now: float) -> bool:
         head = group[0]
+        if head.version < self._newest.get(head.key, head.version):
+            return True  # the model was replaced: this group cannot grow
         total = sum(j.samples for j in group)
-        if head.minbatchsize > 0:
-            if total >= head.minbatchsize:
-                return True
-        elif total >= head.batchsize:
+        if total >= head.batchsize or 0 < head.minbatchsize <= total:
             return True
         wait = self._wait_s(head)
         return wait is not None and now >= head.pulled_at + wait
@@ -135,6 +149,8 @@ class Batcher:
                 batches.append(self._take(group))
             if not group:
                 del self._groups[sig]
+        if not self._groups:
+            self._newest.clear()  # no group left to release
         return batches
 
     @staticmethod
@@ -158,6 +174,7 @@ def plan(jobs: Sequence[Job], batcher: Batcher, now: float) -> List[List[Job]]:
     """
     units: List[List[Job]] = []
     for job in jobs:
+        batcher.saw(job)
         sig = signature(job)
         if sig is None:
             units.append([job])
