@@ -65,7 +65,7 @@ class Ensemble(SmartSimEntity):
         self._incoming: t.List[SmartSimEntity] = []
         self._db_models: t.List[t.Any] = []
         self._db_scripts: t.List[t.Any] = []
-        self._states: t.Dict[int, t.Dict[str, t.Any]] = {}
+        self._states: t.Dict[int, MemberState] = {}
         self._added: t.Dict[str, Model] = {}
         self._value_bytes: t.Optional[t.List[t.List[bytes]]] = None
 
@@ -191,8 +191,13 @@ class Ensemble(SmartSimEntity):
             model._db_scripts.append(db_script)  # type: ignore[attr-defined]
         self._added[model.name] = model
 
+    @property
+    def member_table(self) -> "MemberTable":
+        """The members as the rest of the package reads them (see ``MemberTable``)."""
+        return MemberTable(self)
+
     # -- ensemble-wide operations: update the defaults and every materialised member ----
-    def _materialised(self) -> t.Iterator[t.Dict[str, t.Any]]:
+    def _materialised(self) -> t.Iterator["MemberState"]:
         return iter(self._states.values())
 
     def register_incoming_entity(self, incoming_entity: SmartSimEntity) -> None:
@@ -202,12 +207,12 @@ class Ensemble(SmartSimEntity):
                 f"'{incoming_entity.name}' has already been registered as an incoming entity of "
                 f"ensemble {self.name}")
         for state in self._materialised():
-            if incoming_entity.name in (e.name for e in state["incoming_entities"]):
+            if incoming_entity.name in (e.name for e in state.incoming_entities):
                 raise EntityExistsError(
                     f"'{incoming_entity.name}' has already been registered as an incoming entity")
         self._incoming.append(incoming_entity)
         for state in self._materialised():
-            state["incoming_entities"].append(incoming_entity)
+            state.incoming_entities.append(incoming_entity)
         for model in self._added.values():
             model.register_incoming_entity(incoming_entity)
 
@@ -215,7 +220,7 @@ class Ensemble(SmartSimEntity):
         """Every member prefixes its keys with its own name (the default for members)."""
         self._key_prefixing_enabled = True
         for state in self._materialised():
-            state["_key_prefixing_enabled"] = True
+            state.key_prefixing = True
         for model in self._added.values():
             model.enable_key_prefixing()
 
@@ -223,7 +228,7 @@ class Ensemble(SmartSimEntity):
         """True if every member prefixes its keys."""
         if self._n_expanded > len(self._states) and not self._key_prefixing_enabled:
             return False
-        return all(s["_key_prefixing_enabled"] for s in self._materialised()) and all(
+        return all(s.key_prefixing for s in self._materialised()) and all(
             m.query_key_prefixing() for m in self._added.values())
 
     def attach_generator_files(self, to_copy: t.Optional[t.List[str]] = None,
@@ -233,7 +238,7 @@ class Ensemble(SmartSimEntity):
         files = attach_files(to_copy, to_symlink, to_configure)
         self._files = files
         for state in self._materialised():
-            state["files"] = files
+            state.files = files
         for model in self._added.values():
             model.files = files
 
@@ -250,12 +255,12 @@ class Ensemble(SmartSimEntity):
     def _member_params(self, i: int) -> t.Dict[str, str]:
         state = self._states.get(i)
         if state is not None:
-            return state["params"]
+            return state.params
         values = self._param_values
         return {n: values[j][k] for j, (n, k) in enumerate(zip(self._param_names, self._index[i].tolist()))
                 if k >= 0}
 
-    def _materialise(self, i: int) -> t.Dict[str, t.Any]:
+    def _materialise(self, i: int) -> "MemberState":
         state = self._states.get(i)
         if state is None:
             params = self._member_params(i)
@@ -264,29 +269,20 @@ class Ensemble(SmartSimEntity):
             if rs is not None:
                 for arg in param_args(name, params, self.params_as_args):
                     rs.add_exe_args(arg)
-            state = {
-                "params": params,
-                "run_settings": rs,
-                "params_as_args": list(self.params_as_args),
-                "incoming_entities": list(self._incoming),
-                "_key_prefixing_enabled": self._key_prefixing_enabled,
-                "batch_settings": None,
-                "files": self._files,
-                "path": None,
-                "_db_models": list(self._db_models),
-                "_db_scripts": list(self._db_scripts),
-            }
+            state = MemberState(params, rs, list(self.params_as_args), list(self._incoming),
+                                self._key_prefixing_enabled, self._files, list(self._db_models),
+                                list(self._db_scripts))
             self._states[i] = state
         return state
 
     def _member_files(self, i: int) -> t.Optional[EntityFiles]:
         state = self._states.get(i)
-        return state["files"] if state is not None else self._files
+        return state.files if state is not None else self._files
 
     def _member_path(self, i: int, name: str) -> str:
         state = self._states.get(i)
-        if state is not None and state["path"] is not None:
-            return state["path"]
+        if state is not None and state.path is not None:
+            return state.path
         return os.path.join(self.path, name)
 
     def encoded_values(self) -> t.List[t.List[bytes]]:
@@ -304,10 +300,10 @@ class Ensemble(SmartSimEntity):
 
 def _state_property(key: str, doc: str) -> property:
     def fget(self: "EnsembleMember") -> t.Any:
-        return self._owner._materialise(self._index)[key]
+        return getattr(self._owner._materialise(self._index), key)
 
     def fset(self: "EnsembleMember", value: t.Any) -> None:
-        self._owner._materialise(self._index)[key] = value
+        setattr(self._owner._materialise(self._index), key, value)
 
     return property(fget, fset, doc=doc)
 
@@ -326,11 +322,21 @@ class EnsembleMember(Model):
     run_settings = _state_property("run_settings", "this member's own copy of the run settings")
     params_as_args = _state_property("params_as_args", "params passed as executable arguments")
     incoming_entities = _state_property("incoming_entities", "entities whose keys this member reads")
-    _key_prefixing_enabled = _state_property("_key_prefixing_enabled", "prefix keys with the name")
+    _key_prefixing_enabled = _state_property("key_prefixing", "prefix keys with the name")
     batch_settings = _state_property("batch_settings", "batch settings (members have none)")
     files = _state_property("files", "attached generator files")
-    _db_models = _state_property("_db_models", "ML models to load for this member")
-    _db_scripts = _state_property("_db_scripts", "scripts to load for this member")
+    _db_models = _state_property("db_models", "ML models to load for this member")
+    _db_scripts = _state_property("db_scripts", "scripts to load for this member")
+
+    @property
+    def ensemble(self) -> Ensemble:
+        """The ensemble this member belongs to."""
+        return self._owner
+
+    @property
+    def position(self) -> int:
+        """This member's position among the ensemble's expanded members."""
+        return self._index
 
     @property
     def path(self) -> str:  # type: ignore[override]
@@ -338,8 +344,124 @@ class EnsembleMember(Model):
 
     @path.setter
     def path(self, value: str) -> None:
-        self._owner._materialise(self._index)["path"] = value
+        self._owner._materialise(self._index).path = value
 
     def query_key_prefixing(self) -> bool:
-        state = self._owner._states.get(self._index)
-        return state["_key_prefixing_enabled"] if state is not None else self._owner._key_prefixing_enabled
+        return MemberTable(self._owner).key_prefixing(self._index)
+
+
+class MemberState:
+    """The state of one expanded member that someone touched (read a stateful attribute
+    of, or changed): from then on it is this member's own, apart from the ensemble's."""
+
+    __slots__ = ("params", "run_settings", "params_as_args", "incoming_entities", "key_prefixing",
+                 "batch_settings", "files", "path", "db_models", "db_scripts")
+
+    def __init__(self, params: t.Dict[str, str], run_settings: t.Optional["RunSettings"],
+                 params_as_args: t.List[str], incoming_entities: t.List[SmartSimEntity],
+                 key_prefixing: bool, files: t.Optional[EntityFiles], db_models: t.List[t.Any],
+                 db_scripts: t.List[t.Any]) -> None:
+        self.params = params
+        self.run_settings = run_settings
+        self.params_as_args = params_as_args
+        self.incoming_entities = incoming_entities
+        self.key_prefixing = key_prefixing
+        self.batch_settings: t.Optional["BatchSettings"] = None
+        self.files = files
+        self.path: t.Optional[str] = None  # None: <ensemble path>/<member name>
+        self.db_models = db_models
+        self.db_scripts = db_scripts
+
+
+class MemberTable:
+    """An ensemble's members as generation, control and database launch read them.
+
+    The one interface to an ``Ensemble``'s members outside ``entity/`` (nothing else reads
+    its private attributes), built so that nothing per member exists until asked for:
+
+    - Expanded members are positions ``0 .. n_expanded - 1``. Member ``i`` is named
+      ``prefix + str(i)``; its value of parameter ``param_names[j]`` is
+      ``param_values[j][index[i, j]]`` (``-1``: the member has no such parameter; only user
+      strategies make those); it runs ``run_settings`` (the ensemble's, copied at creation)
+      with its ``params_as_args`` appended; its directory is ``<ensemble path>/<name>``.
+    - ``overrides[i]`` is a ``MemberState`` for each member someone touched: it then has its
+      own params, run settings (already carrying its param args), files, path, ...
+    - ``added`` maps the names of models added with ``add_model`` to the models; they follow
+      the expanded members.
+
+    A view: it reflects the ensemble at the time of each read. Treat what it returns as
+    read-only; change members through the ``Ensemble`` API.
+    """
+
+    __slots__ = ("_ens",)
+
+    def __init__(self, ensemble: Ensemble) -> None:
+        self._ens = ensemble
+
+    @property
+    def n_expanded(self) -> int:
+        return self._ens._n_expanded
+
+    @property
+    def prefix(self) -> str:
+        return self._ens._member_prefix
+
+    @property
+    def param_names(self) -> t.List[str]:
+        return self._ens._param_names
+
+    @property
+    def param_values(self) -> t.List[t.List[str]]:
+        return self._ens._param_values
+
+    @property
+    def index(self) -> t.Union[np.ndarray, permute.ProductIndex]:
+        """The (n_expanded x params) index table: a matrix, or a ``ProductIndex`` for all_perm."""
+        return self._ens._index
+
+    @property
+    def run_settings(self) -> t.Optional["RunSettings"]:
+        """The run settings members share until they are given their own."""
+        return self._ens._member_rs
+
+    @property
+    def files(self) -> t.Optional[EntityFiles]:
+        """The files attached to the ensemble (members without overrides use these)."""
+        return self._ens._files
+
+    @property
+    def params_as_args(self) -> t.List[str]:
+        return self._ens.params_as_args
+
+    @property
+    def overrides(self) -> t.Mapping[int, MemberState]:
+        return self._ens._states
+
+    @property
+    def added(self) -> t.Mapping[str, Model]:
+        return self._ens._added
+
+    def name(self, i: int) -> str:
+        return self._ens._member_prefix + str(i)
+
+    def params(self, i: int) -> t.Dict[str, str]:
+        return self._ens._member_params(i)
+
+    def path(self, i: int) -> str:
+        return self._ens._member_path(i, self.name(i))
+
+    def encoded_values(self) -> t.List[t.List[bytes]]:
+        """``param_values`` as UTF-8 bytes (computed once, for rendering)."""
+        return self._ens.encoded_values()
+
+    def incoming_entities(self, i: int) -> t.List[SmartSimEntity]:
+        state = self._ens._states.get(i)
+        return state.incoming_entities if state is not None else self._ens._incoming
+
+    def key_prefixing(self, i: int) -> bool:
+        state = self._ens._states.get(i)
+        return state.key_prefixing if state is not None else self._ens._key_prefixing_enabled
+
+    def member(self, i: int) -> EnsembleMember:
+        """Member ``i`` as a ``Model`` (touching its stateful attributes materialises it)."""
+        return EnsembleMember(self._ens, i, self.name(i))

@@ -203,7 +203,7 @@ class Controller:
         if entity.name in self._known or entity.name in self._runs:
             return True
         if isinstance(entity, EnsembleMember):
-            return entity._owner.name in self._known
+            return entity.ensemble.name in self._known
         return False
 
     def _check_known(self, entity: SmartSimEntity) -> None:
@@ -319,15 +319,15 @@ class Controller:
             raise EntityRunningError(
                 f"Ensemble {ens.name!r} is already running: members {_names(live)} are still "
                 "queued or running (stop them, wait for them, or use only_failed=True)")
-        n = ens._n_expanded
-        prefix = ens._member_prefix
-        shared_rs = ens._member_rs
+        table = ens.member_table
+        n = table.n_expanded
+        shared_rs = table.run_settings
         shared: t.Optional[t.Tuple[t.List[str], t.List[str], t.List[bytes]]] = None
         shared_names: t.Optional[t.List[str]] = None
         if n:
             if shared_rs is None:
                 raise SmartSimError(f"Ensemble {ens.name!r} has no run settings to launch its members with")
-            head, tail = self._argv_parts(shared_rs, prefix + "0")
+            head, tail = self._argv_parts(shared_rs, table.name(0))
             self._check_exe(head, shared_rs, "Ensemble", ens.name, checked)
             shared = (head, tail, self._env(shared_rs, env_base, ens))
             shared_names = list(shared_rs.env_vars) or None
@@ -336,38 +336,39 @@ class Controller:
             except OSError as exc:
                 raise SmartSimError(f"Could not create the directory {ens.path} of ensemble "
                                     f"{ens.name!r}: {exc}") from exc
-        states = ens._states
-        as_args = ens.params_as_args
+        overrides = table.overrides
+        as_args = table.params_as_args
+        prefix = table.prefix
         for i in range(n):
             name = prefix + str(i)
             if only_failed and self._skip(name, only_failed, previous):
                 skipped += 1
                 continue
-            state = states.get(i)
-            if state is not None and state["run_settings"] is not None and state["run_settings"] is not shared_rs:
-                rs = state["run_settings"]
+            state = overrides.get(i)
+            if state is not None and state.run_settings is not None and state.run_settings is not shared_rs:
+                rs = state.run_settings
                 head_i, tail_i = self._argv_parts(rs, name)
                 self._check_exe(head_i, rs, "Model", name, checked)
                 argv = head_i + tail_i  # materialised settings already carry the param args
-                env = self._env(rs, env_base, ens[name])
+                env = self._env(rs, env_base, table.member(i))
                 names = list(rs.env_vars) or None
             else:
                 names = shared_names
                 head, tail, env = shared  # type: ignore[misc]
                 if self.env_hooks:  # per-member wiring (e.g. SSKEYOUT = the member's name)
-                    env = self._env(shared_rs, env_base, EnsembleMember(ens, i, name))  # type: ignore[arg-type]
+                    env = self._env(shared_rs, env_base, table.member(i))  # type: ignore[arg-type]
                 if as_args:
-                    extra = [part for arg in param_args(name, ens._member_params(i), as_args)
+                    extra = [part for arg in param_args(name, table.params(i), as_args)
                              for part in arg.split()]
                     argv = head + extra + tail
                 else:
                     argv = head + tail
-            path = ens._member_path(i, name)  # created by the launcher if missing
+            path = table.path(i)  # created by the launcher if missing
             task = self._new_task(name, argv, path, env, ens.name)
             task.env_names = names
             task.pool = pool
             tasks.append(task)
-        for model in list(ens._added.values()):
+        for model in list(table.added.values()):
             if self._skip(model.name, only_failed, previous):
                 skipped += 1
                 continue

@@ -157,7 +157,7 @@ class Generator:
                     raise EntityExistsError(
                         f"ensemble {ens.name} has a member named {name!r}, which is also the name of "
                         f"a {seen[name]} in this experiment")
-            for name in ens._added:
+            for name in ens.member_table.added:
                 if name in seen:
                     raise EntityExistsError(
                         f"ensemble {ens.name} has a member named {name!r}, which is also the name of "
@@ -266,14 +266,15 @@ class Generator:
             self._bar.update(done=self._done)
 
     def _check_ensemble(self, ens: Ensemble) -> None:
-        self._check_files(ens._files, f"ensemble {ens.name}")
-        for state in ens._states.values():
-            self._check_files(state["files"], f"ensemble {ens.name}")
-        for model in ens._added.values():
+        table = ens.member_table
+        self._check_files(table.files, f"ensemble {ens.name}")
+        for state in table.overrides.values():
+            self._check_files(state.files, f"ensemble {ens.name}")
+        for model in table.added.values():
             self._check_files(model.files, f"ensemble {ens.name} member {model.name}")
         ens_dir = os.path.join(self.gen_path, ens.name)
         self._check_inside(ens_dir, f"ensemble {ens.name}")
-        for model in ens._added.values():
+        for model in table.added.values():
             self._check_inside(os.path.join(ens_dir, model.name), f"ensemble {ens.name} member {model.name}")
         if os.path.isdir(ens_dir) and not self.overwrite:
             # with overwrite the whole ensemble directory goes (rmtree never follows links in it)
@@ -324,26 +325,27 @@ class Generator:
             shutil.rmtree(ens_dir)
         os.makedirs(ens_dir, exist_ok=True)
         ens.path = ens_dir
-        n = ens._n_expanded
-        lazy = np.ones(n, dtype=bool)
-        if ens._states:
-            lazy[list(ens._states)] = False
+        table = ens.member_table
+        lazy = np.ones(table.n_expanded, dtype=bool)
+        if table.overrides:
+            lazy[list(table.overrides)] = False
         positions = np.flatnonzero(lazy)
         if self.overwrite:
             for i in positions.tolist():
-                dst = os.path.join(ens_dir, f"{ens.name}_{i}")
+                dst = os.path.join(ens_dir, table.name(i))
                 if os.path.isdir(dst):
                     shutil.rmtree(dst)
         self._render_expanded(ens, positions, ens_dir)
-        for i, state in sorted(ens._states.items()):
-            name = f"{ens.name}_{i}"
+        for i, state in sorted(table.overrides.items()):
+            name = table.name(i)
             dst = os.path.join(ens_dir, name)
             self._prepare_dir(dst)
-            state["path"] = None if state["path"] is None else dst
-            self._place_files(state["files"], dst)
-            self._configure_single(name, state["params"], state["files"], dst)
+            if state.path is not None:  # a member given its own path is generated here too
+                table.member(i).path = dst
+            self._place_files(state.files, dst)
+            self._configure_single(name, state.params, state.files, dst)
             self._advance(1)
-        for model in ens._added.values():
+        for model in table.added.values():
             dst = os.path.join(ens_dir, model.name)
             self._prepare_dir(dst)
             model.path = dst
@@ -355,10 +357,11 @@ class Generator:
         """All not-yet-materialised expanded members in one pass per parameter pattern."""
         if not len(positions):
             return
-        files = ens._files
-        table = ens._index  # rows are read per chunk: an all_perm table decodes them on demand
-        prefix = os.fsencode(os.path.join(ens_dir, ens.name)) + b"_"
-        names = ens._param_names
+        members = ens.member_table
+        files = members.files
+        table = members.index  # rows are read per chunk: an all_perm table decodes them on demand
+        prefix = os.fsencode(os.path.join(ens_dir, members.prefix))
+        names = members.param_names
         # user strategies may leave a parameter out (-1): one group per pattern of presence
         # (only a user strategy's matrix can; a product has every parameter in every row)
         index = table[positions] if isinstance(table, np.ndarray) else None
@@ -368,11 +371,11 @@ class Generator:
         else:
             groups = [(np.ones(len(names), dtype=bool), np.arange(len(positions)))]
         if files:
-            self._place_members(files, [os.path.join(ens_dir, f"{ens.name}_{i}") for i in positions.tolist()])
+            self._place_members(files, [os.path.join(ens_dir, members.name(i)) for i in positions.tolist()])
         for present, group_rows in groups:
             cols = [j for j in range(len(names)) if present[j]]
             known = frozenset(names[j] for j in cols)
-            values = [ens.encoded_values()[j] for j in cols]
+            values = [members.encoded_values()[j] for j in cols]
             tset = self._templates(files, known) if files and files.tagged else None
             if tset is not None:
                 col_of = {names[j]: k for k, j in enumerate(cols)}
@@ -414,9 +417,10 @@ class Generator:
         used = [tpl.used_params for tpl in tset.compiled]
         if not any(used):
             return None
-        names = ens._param_names
+        members = ens.member_table
+        names = members.param_names
         col_of = {names[j]: k for k, j in enumerate(cols)}
-        values = [ens._param_values[j] for j in cols]
+        values = [members.param_values[j] for j in cols]
         rel_dir = os.path.relpath(ens.path, self.gen_path)
         per_file = [(os.sep + os.fsdecode(out), tuple((p, col_of[p]) for p in params))
                     for out, params in zip(tset.out_names, used) if params]
