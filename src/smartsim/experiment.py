@@ -2,35 +2,17 @@
 from __future__ import annotations
 
 import os
-import shutil
 import typing as t
 
 from ._core.generation.generator import Generator
+from ._core.launcher.base import check_launcher_name, detect_launcher
 from ._core.utils.helpers import check_name
 from .entity import Ensemble, Model
-from .error import SSUnsupportedError
 from .log import get_logger
 from .settings import settings as _settings
 from .settings.base import BatchSettings, RunSettings
 
 logger = get_logger(__name__)
-
-LAUNCHERS = ("local", "slurm", "pbs", "lsf", "cobalt", "auto")
-
-
-def detect_launcher() -> str:
-    """The workload manager found on PATH, else ``local``."""
-    if shutil.which("sbatch") and shutil.which("srun"):
-        return "slurm"
-    if shutil.which("bsub"):
-        return "lsf"
-    qsub = shutil.which("qsub")
-    if qsub:
-        if shutil.which("qstat") and not shutil.which("cqstat"):
-            return "pbs"
-        return "cobalt"
-    return "local"
-
 
 class Experiment:
     """A driver script's handle: creates entities, generates their directories, runs them."""
@@ -41,14 +23,11 @@ class Experiment:
         if exp_path is not None and not isinstance(exp_path, (str, os.PathLike)):
             raise TypeError(f"exp_path must be a str or PathLike, got {type(exp_path).__name__}: {exp_path!r}")
         path = os.path.abspath(os.fspath(exp_path) if exp_path is not None else os.path.join(os.getcwd(), name))
-        if not isinstance(launcher, str) or launcher.lower() not in LAUNCHERS:
-            raise SSUnsupportedError(f"Launcher type not supported: {launcher!r}; expected one of "
-                                     f"{', '.join(LAUNCHERS)}")
+        launcher = check_launcher_name(launcher)
         if os.path.exists(path) and not os.path.isdir(path):
             raise NotADirectoryError(f"Experiment path {path} exists and is not a directory")
         os.makedirs(path, exist_ok=True)
         self.exp_path = path
-        launcher = launcher.lower()
         self._launcher = detect_launcher() if launcher == "auto" else launcher
         from ._core.control.controller import resolve_max_concurrent  # pylint: disable=import-outside-toplevel
 

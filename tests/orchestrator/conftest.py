@@ -82,10 +82,10 @@ def exp(tmp_path):
             continue
         for orc in list(getattr(getattr(ctrl, "_db_registry", None), "dbs", [])):
             orc._stopped()
-        live = ctrl._engine.live_tasks()
+        live = ctrl.launcher.live_tasks()
         if live:
-            ctrl._engine.stop(live, 0.5)
-            ctrl._engine.wait(live, 5.0)
+            ctrl.launcher.stop(live, 0.5)
+            ctrl.launcher.wait(live, 5.0)
 
 
 def redis_binaries() -> t.Dict[str, str]:

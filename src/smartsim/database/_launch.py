@@ -145,7 +145,7 @@ def start_databases(ctrl: "Controller", dbs: t.Sequence[Orchestrator], kill_on_i
     in use by another running database (``SSDBIDConflictError``), or a port is taken."""
     # pylint: disable=protected-access
     from .._core.control.controller import _Batch, _EnvBase  # pylint: disable=import-outside-toplevel
-    from .._core.launcher.local import Task, install_sigint_handler  # pylint: disable=import-outside-toplevel
+    from .._core.launcher.base import Task, install_sigint_handler  # pylint: disable=import-outside-toplevel
 
     reg = registry(ctrl)
     running = {id(orc) for orc in reg.active()}
@@ -175,7 +175,7 @@ def start_databases(ctrl: "Controller", dbs: t.Sequence[Orchestrator], kill_on_i
                                     f"port {node.port}")
             seen_ports[node.port] = orc.name
     prepared = [(orc, orc._prepare()) for orc in dbs]
-    env_base = _EnvBase(ctrl._engine.token)
+    env_base = _EnvBase(ctrl.launcher.token)
     env = env_base.encoded()
     tasks: t.List[Task] = []
     launches = []
@@ -198,7 +198,7 @@ def start_databases(ctrl: "Controller", dbs: t.Sequence[Orchestrator], kill_on_i
         "members": len(tasks), "skipped": 0, "only_failed": False, "block": False,
         "max_concurrent": None}, flush=True)
     batch = _Batch(ctrl, tasks)
-    engine = ctrl._engine
+    engine = ctrl.launcher
     with engine.cond:
         for task in tasks:
             task.owner = batch

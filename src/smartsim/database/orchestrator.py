@@ -20,6 +20,7 @@ from .._core.server import config as _config
 from .._core.server import discovery as _discovery
 from .._core.server import miniresp
 from .._core.server import net as _net
+from .._core.launcher.base import detect_launcher
 from .._core.utils.helpers import check_name
 from ..error import (ParameterTypeError, SmartSimError, SSConfigError, SSUnsupportedError,
                      UnsupportedValueError)
@@ -27,7 +28,7 @@ from ..log import get_logger
 from ..status import SmartSimStatus
 
 if t.TYPE_CHECKING:
-    from .._core.launcher.local import Task
+    from .._core.launcher.base import Task
     from ..settings.base import RunSettings
 
 logger = get_logger(__name__)
@@ -228,8 +229,6 @@ class Orchestrator:
             raise UnsupportedValueError(
                 f"ports {port}..{port + db_nodes - 1} are not all valid TCP ports{extra}")
         if launcher == "auto":
-            from ..experiment import detect_launcher  # pylint: disable=import-outside-toplevel
-
             launcher = detect_launcher()
         self.launcher = launcher
         if run_command == "auto":

@@ -1,7 +1,8 @@
 """The controller behind ``Experiment.start/stop/poll/finished/get_status/summary``.
 
 It turns entities into launch tasks (validating everything first, so bad input never
-leaves a half-launched ensemble), hands them to the process-wide local launcher, keeps
+leaves a half-launched ensemble), hands them to the experiment's launcher (looked up by name
+in the registry of ``_core/launcher/base.py``; the controller never knows which one), keeps
 each entity's run history (``name -> [Task, ...]``, the last one current), and records
 every launch and ending in the experiment's manifest.
 
@@ -27,8 +28,8 @@ from ...error import (EntityExistsError, EntityNotLaunchedError, EntityRunningEr
                       UnknownEntityError)
 from ...log import get_logger
 from ...status import SmartSimStatus
-from ..launcher.local import (DEFAULT_STOP_GRACE, TOKEN_VAR, LocalLauncher, Pool, Task, add_exit_hook,
-                              encode_env, get_launcher, install_sigint_handler)
+from ..launcher.base import (DEFAULT_STOP_GRACE, TOKEN_VAR, Launcher, Pool, Task, add_exit_hook, encode_env,
+                             install_sigint_handler, launcher_class)
 from .manifest import ManifestWriter
 from .progress import ProgressBar, progress_wanted
 
@@ -125,7 +126,7 @@ class Controller:
         self._runs: t.Dict[str, t.List[Task]] = {}
         self._known: t.Set[str] = set()
         self._pool = Pool(self.max_concurrent)
-        self._engine_: t.Optional[LocalLauncher] = None
+        self._launcher: t.Optional[Launcher] = None
         self._live = 0  # queued or running non-database tasks (under the engine lock)
         self._idle = threading.Event()
         self._idle.set()
@@ -135,11 +136,12 @@ class Controller:
 
     # -- bookkeeping ------------------------------------------------------------------
     @property
-    def _engine(self) -> LocalLauncher:
-        engine = self._engine_
-        if engine is None or engine._pid != os.getpid():
-            engine = self._engine_ = get_launcher()
-        return engine
+    def launcher(self) -> Launcher:
+        """The launcher this experiment's tasks go to (this process's instance of it)."""
+        launcher = self._launcher
+        if launcher is None or launcher.owner_pid != os.getpid():
+            launcher = self._launcher = launcher_class(self.launcher_name).instance()
+        return launcher
 
     def set_max_concurrent(self, value: t.Optional[int]) -> None:
         self.max_concurrent = resolve_max_concurrent(value)
@@ -192,8 +194,7 @@ class Controller:
                 out.append(arg)
             elif isinstance(arg, SmartSimEntity) or hasattr(arg, "entities"):
                 raise SSUnsupportedError(
-                    f"{type(arg).__name__} {getattr(arg, 'name', arg)!r} cannot be launched by the "
-                    "local launcher yet")
+                    f"{type(arg).__name__} {getattr(arg, 'name', arg)!r} cannot be launched yet")
             else:
                 raise TypeError(f"Argument was of type {type(arg).__name__}, not a Model or Ensemble: "
                                 f"{arg!r}")
@@ -216,10 +217,7 @@ class Controller:
     def start(self, *args: t.Any, block: bool = True, kill_on_interrupt: bool = True,
               max_concurrent: t.Optional[int] = None, only_failed: bool = False,
               progress: t.Optional[bool] = None) -> None:
-        if self.launcher_name != "local":
-            raise SSUnsupportedError(
-                f"Launching with the {self.launcher_name!r} launcher is not implemented yet; use "
-                "launcher='local'")
+        launcher = self.launcher  # an unregistered launcher name fails here, before any work
         entities = self._flatten(args)
         if not entities:
             return
@@ -238,7 +236,7 @@ class Controller:
                 return
         cap_pool = Pool(resolve_max_concurrent(max_concurrent)) if max_concurrent is not None else None
         previous = self._manifest.previous_outcomes() if only_failed else {}
-        env_base = _EnvBase(self._engine.token)
+        env_base = _EnvBase(self.launcher.token)
         tasks: t.List[Task] = []
         skipped = 0
         checked: t.Set[str] = set()
@@ -266,15 +264,14 @@ class Controller:
                         "completed or are still running")
         batch = _Batch(self, tasks)
         if tasks:
-            engine = self._engine
-            with engine.cond:
+            with launcher.cond:
                 for task in tasks:
                     task.owner = batch
                     self._runs.setdefault(task.name, []).append(task)
                 self._live += sum(1 for task in tasks if not task.is_db)
                 if self._live:
                     self._idle.clear()
-            engine.submit(tasks)
+            launcher.submit(tasks)
         if block:
             self._block(batch, kill_on_interrupt, progress)
 
@@ -282,8 +279,7 @@ class Controller:
                      only_failed: bool, previous: t.Dict[str, t.Dict[str, t.Any]],
                      checked: t.Set[str]) -> t.Tuple[t.List[Task], int]:
         if getattr(model, "batch_settings", None):
-            raise SSUnsupportedError(f"Model {model.name!r} has batch settings: the local launcher "
-                                     "does not support batch workloads")
+            self._check_batch_support("Model", model.name)
         rs = model.run_settings
         if rs is None:
             raise SmartSimError(f"Model {model.name!r} has no run settings to launch it with")
@@ -293,6 +289,9 @@ class Controller:
         self._check_exe(head, rs, "Model", model.name, checked)
         argv = head + tail
         if getattr(rs, "colocated_db_settings", None):
+            if not self.launcher.capabilities.colocated_db:
+                raise SSUnsupportedError(f"Model {model.name!r} has a colocated database: the "
+                                         f"{self.launcher_name} launcher cannot start one")
             from ...database._launch import colocated_argv  # pylint: disable=import-outside-toplevel
 
             argv = colocated_argv(self, model, argv)
@@ -304,12 +303,18 @@ class Controller:
         task.pool = pool
         return [task], 0
 
+    def _check_batch_support(self, etype: str, name: str) -> None:
+        # batch jobs go through the launcher's batch submission, which no launcher has yet
+        what = "does not support batch workloads" if not self.launcher.capabilities.batch else \
+            "supports batch workloads, but batch launch is not wired into the controller yet"
+        raise SSUnsupportedError(f"{etype} {name!r} has batch settings: the {self.launcher_name} "
+                                 f"launcher {what}")
+
     def _ensemble_tasks(self, ens: Ensemble, env_base: "_EnvBase", pool: Pool, only_failed: bool,
                         previous: t.Dict[str, t.Dict[str, t.Any]],
                         checked: t.Set[str]) -> t.Tuple[t.List[Task], int]:
         if ens.batch:
-            raise SSUnsupportedError(f"Ensemble {ens.name!r} has batch settings: the local launcher "
-                                     "does not support batch workloads")
+            self._check_batch_support("Ensemble", ens.name)
         if not len(ens):
             raise SmartSimError(f"Ensemble {ens.name!r} has no members to launch")
         tasks: t.List[Task] = []
@@ -429,8 +434,7 @@ class Controller:
                     colocated_ok: bool = False) -> t.Tuple[t.List[str], t.List[str]]:
         """(run command + run args + exe + exe args, MPMD tail) for ``rs``."""
         if getattr(rs, "container", None):
-            raise SSUnsupportedError(f"Model {name!r}: containers are not supported by the local "
-                                     "launcher yet")
+            raise SSUnsupportedError(f"Model {name!r}: containers are not supported yet")
         if getattr(rs, "colocated_db_settings", None) and not colocated_ok:
             raise SSUnsupportedError(f"Model {name!r}: colocated databases are not supported for "
                                      "ensemble members yet (colocate standalone models)")
@@ -519,7 +523,7 @@ class Controller:
         if not kill_on_interrupt:
             return
         live = self.live_tasks()
-        engine = self._engine
+        engine = self.launcher
         engine.stop(live, self.stop_grace)  # no-op for tasks the SIGINT handler already stopped
         try:
             engine.wait(live, self.stop_grace + 2.0)
@@ -614,7 +618,7 @@ class Controller:
             return
         for task in to_stop:
             logger.debug(f"Stopping {task.etype} {task.name} (job {task.pid})")
-        engine = self._engine
+        engine = self.launcher
         engine.stop(to_stop, self.stop_grace)
         if not engine.wait(to_stop, self.stop_grace + 5.0):
             left = [task.name for task in to_stop if task.live]

@@ -57,8 +57,6 @@ running about a second later.
 """
 from __future__ import annotations
 
-import atexit
-import collections
 import errno
 import heapq
 import itertools
@@ -75,11 +73,11 @@ import weakref
 
 from ...log import get_logger
 from ...status import SmartSimStatus
+from .base import (DEFAULT_STOP_GRACE, TERMINAL, TOKEN_VAR, Capabilities, Launcher, Pool, Task,
+                   register_launcher)
 
 logger = get_logger(__name__)
 
-TOKEN_VAR = "_SMARTSIM_LAUNCH_TOKEN"
-DEFAULT_STOP_GRACE = float(os.environ.get("SMARTSIM_STOP_GRACE", "2.0"))
 _SPAWNS_PER_TURN = 64
 _WD_BATCH = 0.005
 _MAX_HELD = 256  # prepared-ahead tasks holding open output files, all pools together
@@ -90,90 +88,9 @@ _COMPLETED = SmartSimStatus.STATUS_COMPLETED
 _FAILED = SmartSimStatus.STATUS_FAILED
 _CANCELLED = SmartSimStatus.STATUS_CANCELLED
 _NEW = SmartSimStatus.STATUS_NEW
-_TERMINAL = frozenset((_COMPLETED, _FAILED, _CANCELLED))
+_TERMINAL = TERMINAL
 
 _OUT_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC
-
-
-class Pool:
-    """A concurrency cap: at most ``cap`` of its tasks alive at once (``None``: no cap)."""
-
-    __slots__ = ("cap", "alive", "pending", "prepared", "preparing", "__weakref__")
-
-    def __init__(self, cap: t.Optional[int]) -> None:
-        self.cap = cap if cap is not None else sys.maxsize
-        self.alive = 0
-        self.pending: t.Deque["Task"] = collections.deque()
-        # queued tasks whose directory and output files are already open (see _fill)
-        self.prepared: t.Deque["Task"] = collections.deque()
-        self.preparing = 0
-
-    @property
-    def lookahead(self) -> int:
-        return min(64, max(8, 4 * self.cap))
-
-
-class Task:
-    """One run of one entity: what to execute and, once launched, how it went.
-
-    The controller fills in the launch fields; the engine owns the rest.
-    """
-
-    __slots__ = (
-        "name", "argv", "cwd", "env", "out", "err", "pool", "owner", "run_id", "etype", "ensemble",
-        "is_db", "status", "returncode", "pid", "pidfd", "popen", "t_launch", "t_end", "stopping",
-        "error", "env_names", "inflight", "kill_at", "fds",
-    )
-
-    def __init__(self, name: str, argv: t.List[str], cwd: str, env: t.List[bytes], out: str, err: str,
-                 owner: t.Any, run_id: int, etype: str = "Model", ensemble: t.Optional[str] = None,
-                 is_db: bool = False) -> None:
-        self.name = name
-        self.argv = argv
-        self.cwd = cwd
-        self.env = env
-        self.out = out
-        self.err = err
-        self.pool: t.Optional[Pool] = None
-        self.owner = owner
-        self.run_id = run_id
-        self.etype = etype
-        self.ensemble = ensemble
-        self.is_db = is_db
-        self.status = _NEW
-        self.returncode: t.Optional[int] = None
-        self.pid: t.Optional[int] = None
-        self.pidfd = -1
-        self.popen: t.Optional[subprocess.Popen] = None
-        self.t_launch: t.Optional[float] = None
-        self.t_end: t.Optional[float] = None
-        self.stopping = False
-        self.error: t.Optional[str] = None
-        self.env_names: t.Optional[t.List[str]] = None
-        self.inflight = False
-        self.kill_at = 0.0
-        self.fds: t.Optional[t.Tuple[int, int]] = None
-
-    @property
-    def live(self) -> bool:
-        return self.status is _QUEUED or self.status is _RUNNING
-
-    @property
-    def elapsed(self) -> float:
-        if self.t_launch is None:
-            return 0.0
-        end = self.t_end if self.t_end is not None else time.time()
-        return max(0.0, end - self.t_launch)
-
-    def __repr__(self) -> str:
-        return f"Task({self.name!r}, run {self.run_id}, {self.status.value}, pid={self.pid})"
-
-
-class Listener(t.Protocol):  # pragma: no cover - typing only
-    def _on_spawned(self, task: Task) -> None: ...  # spawner thread, no lock held
-    def _on_launch(self, task: Task) -> None: ...
-    def _on_end(self, task: Task) -> None: ...
-    def _flush(self) -> None: ...
 
 
 # ------------------------------------------------------------------------------------------
@@ -182,17 +99,6 @@ class Listener(t.Protocol):  # pragma: no cover - typing only
 
 def _encode_argv(argv: t.Sequence[str]) -> t.List[bytes]:
     return [os.fsencode(a) for a in argv]
-
-
-def encode_env(env: t.Mapping[str, str]) -> t.List[bytes]:
-    """``K=V`` bytes for ``fork_exec`` (built once per distinct environment)."""
-    out = []
-    for key, value in env.items():
-        k = os.fsencode(key)
-        if b"=" in k or not k:
-            raise ValueError(f"illegal environment variable name {key!r}")
-        out.append(k + b"=" + os.fsencode(value))
-    return out
 
 
 def _fork_exec_fast(argv: t.List[str], cwd: str, env: t.List[bytes], stdin: int, out: int,
@@ -269,8 +175,12 @@ def _fast_spawn_usable() -> bool:
 # the engine
 
 
-class LocalLauncher:
-    """The process-wide engine (use ``get_launcher()``)."""
+@register_launcher
+class LocalLauncher(Launcher):
+    """This machine's processes; one engine per driver process (``LocalLauncher.instance()``)."""
+
+    name = "local"
+    capabilities = Capabilities(steps=True, batch=False, colocated_db=True)
 
     def __init__(self) -> None:
         self.cond = threading.Condition(threading.Lock())
@@ -366,7 +276,8 @@ class LocalLauncher:
             if not self.wait(tasks, grace + 2.0):
                 logger.warning(f"{sum(t.live for t in tasks)} members did not end at exit")
 
-    def close_watchdog(self) -> None:
+    def close(self) -> None:
+        """Close the watchdog's pipe (it then waits for the driver's exit as usual)."""
         fd, self._wd_fd = self._wd_fd, -1
         if fd >= 0:
             try:
@@ -810,83 +721,8 @@ queue_t = _queue.SimpleQueue
 
 
 # ------------------------------------------------------------------------------------------
-# the process-wide singleton, interpreter exit and Ctrl-C
-
-_LAUNCHER: t.Optional[LocalLauncher] = None
-_LAUNCHER_LOCK = threading.Lock()
-_EXIT_HOOKS: t.List[t.Callable[[], None]] = []
-_PREV_SIGINT: t.Any = None
-_SIGINT_INSTALLED = False
 
 
 def get_launcher() -> LocalLauncher:
-    """The engine of this process (started on first use; a forked child gets its own)."""
-    global _LAUNCHER  # pylint: disable=global-statement
-    launcher = _LAUNCHER
-    if launcher is not None and launcher._pid == os.getpid():
-        return launcher
-    with _LAUNCHER_LOCK:
-        if _LAUNCHER is None or _LAUNCHER._pid != os.getpid():
-            _LAUNCHER = LocalLauncher()
-        return _LAUNCHER
-
-
-def add_exit_hook(hook: t.Callable[[], None]) -> None:
-    """Run ``hook`` at interpreter exit, after every live member has been ended."""
-    _EXIT_HOOKS.append(hook)
-
-
-def _at_exit() -> None:
-    launcher = _LAUNCHER
-    if launcher is None or launcher._pid != os.getpid():
-        return
-    try:
-        launcher.shutdown()
-    finally:
-        for hook in list(_EXIT_HOOKS):
-            try:
-                hook()
-            except Exception:  # pragma: no cover
-                logger.exception("error in a launcher exit hook")
-        launcher.close_watchdog()
-
-
-atexit.register(_at_exit)
-
-
-def _after_fork_in_child() -> None:
-    global _LAUNCHER, _SIGINT_INSTALLED  # pylint: disable=global-statement
-    _LAUNCHER = None
-    _EXIT_HOOKS.clear()
-    _SIGINT_INSTALLED = False
-
-
-os.register_at_fork(after_in_child=_after_fork_in_child)
-
-
-def _sigint_handler(signum: int, frame: t.Any) -> None:
-    launcher = _LAUNCHER
-    if launcher is not None and launcher._pid == os.getpid():
-        launcher.interrupt()
-    prev = _PREV_SIGINT
-    if callable(prev):
-        prev(signum, frame)
-    elif prev == signal.SIG_DFL:
-        raise KeyboardInterrupt
-
-
-def install_sigint_handler() -> None:
-    """On Ctrl-C, stop the members of experiments started with ``kill_on_interrupt=True``,
-    then behave as before (``KeyboardInterrupt`` by default). Main thread only."""
-    global _PREV_SIGINT, _SIGINT_INSTALLED  # pylint: disable=global-statement
-    if _SIGINT_INSTALLED or threading.current_thread() is not threading.main_thread():
-        return
-    current = signal.getsignal(signal.SIGINT)
-    if current is _sigint_handler:
-        _SIGINT_INSTALLED = True
-        return
-    if current == signal.SIG_IGN or current is None:
-        return  # Ctrl-C is ignored in this process: leave it so
-    _PREV_SIGINT = current
-    signal.signal(signal.SIGINT, _sigint_handler)
-    _SIGINT_INSTALLED = True
+    """This process's local launcher (started on first use; a forked child gets its own)."""
+    return t.cast(LocalLauncher, LocalLauncher.instance())
