@@ -112,11 +112,17 @@ def main() -> int:
     so = module_path(tmp)
     sock = str(tmp / "redis.sock")
     port = free_port()
+    # the executor secret the module requires (aimodule/PROTOCOL.md), in a 0600 file
+    secret_file = tmp / "executor.secret"
+    fd = os.open(secret_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(os.urandom(16).hex())
     server = subprocess.Popen(
         [os.environ.get("REDIS_SERVER") or ("/usr/bin/redis-server" if os.path.exists(
             "/usr/bin/redis-server") else shutil.which("redis-server")), "--port", str(port),
          "--bind", "127.0.0.1", "--unixsocket", sock, "--save", "", "--appendonly", "no",
-         "--dir", str(tmp), "--logfile", str(tmp / "redis.log"), "--loadmodule", str(so)],
+         "--dir", str(tmp), "--logfile", str(tmp / "redis.log"), "--loadmodule", str(so),
+         "EXECUTOR_SECRET_FILE", str(secret_file)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     executor = None
     try:
@@ -134,7 +140,8 @@ def main() -> int:
         stats = tmp / "stats.json"
         executor = subprocess.Popen(
             [sys.executable, "-m", "smartsim._core.executor", "--socket", sock,
-             "--threads", str(args.threads), "--stats-file", str(stats)], env=env)
+             "--threads", str(args.threads), "--stats-file", str(stats),
+             "--secret-file", str(secret_file)], env=env)
         for _ in range(600):
             if stats.exists():
                 break

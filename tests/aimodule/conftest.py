@@ -6,6 +6,7 @@ and torn down in ``finally`` blocks (SIGTERM, then SIGKILL).
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -105,10 +106,23 @@ def free_port() -> int:
     raise RuntimeError("no free port")
 
 
-class RedisServer:
-    """A redis-server child process with the module loaded."""
+def write_secret(path: Path, secret: str) -> Path:
+    """An executor secret file as the module wants it (mode 0600)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(secret + "\n")
+    return path
 
-    def __init__(self, binary, module, workdir: Path, port=None, extra=(), module_args=()):
+
+class RedisServer:
+    """A redis-server child process with the module loaded.
+
+    The module is loaded with an executor secret (``EXECUTOR_SECRET_FILE``, PROTOCOL.md):
+    ``secret``/``secret_file`` are what a test's executor presents; ``secret=False`` loads
+    the module without one."""
+
+    def __init__(self, binary, module, workdir: Path, port=None, extra=(), module_args=(),
+                 secret=True):
         self.binary = binary
         self.module = str(module) if module else None  # None: a plain server, no module
         self.dir = Path(workdir)
@@ -116,6 +130,11 @@ class RedisServer:
         self.port = port or free_port()
         self.extra = list(extra)
         self.module_args = list(module_args)
+        self.secret = self.secret_file = None
+        if secret and self.module:
+            self.secret = secrets.token_hex(16)
+            self.secret_file = str(write_secret(self.dir / f"executor-{self.port}.secret", self.secret))
+            self.module_args += ["EXECUTOR_SECRET_FILE", self.secret_file]
         self.proc = None
         self.logfile = self.dir / f"redis-{self.port}.log"
 
@@ -188,12 +207,13 @@ def server_factory(module_path, tmp_path):
     """Start servers on demand; all are stopped at teardown."""
     servers = []
 
-    def make(binary=None, extra=(), module_args=(), workdir=None, start=True, port=None):
+    def make(binary=None, extra=(), module_args=(), workdir=None, start=True, port=None, secret=True):
         binary = binary or default_binary()
         if binary is None:
             pytest.skip("redis-server not installed")
         wd = workdir or tmp_path / f"srv{len(servers)}"
-        s = RedisServer(binary, module_path, wd, port=port, extra=extra, module_args=module_args)
+        s = RedisServer(binary, module_path, wd, port=port, extra=extra, module_args=module_args,
+                        secret=secret)
         servers.append(s)
         if start:
             s.start()

@@ -22,7 +22,8 @@ class Peer:
 
     def __init__(self, server, device="CPU", backends="TORCH,ONNX"):
         self.c = server.client(socket_timeout=20)
-        assert self.c.execute_command("AI._EXEC.HELLO", device, os.getpid(), backends) == b"OK"
+        assert self.c.execute_command("AI._EXEC.HELLO", device, os.getpid(), backends,
+                                      server.secret) == b"OK"
 
     def pull(self, max_jobs=16, block_ms=5000):
         return self.c.execute_command("AI._EXEC.PULL", max_jobs, block_ms)

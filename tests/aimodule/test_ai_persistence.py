@@ -143,7 +143,7 @@ def test_execution_outputs_reach_the_aof(server_factory, redis_binaries, version
     c.execute_command("AI.MODELSTORE", "m", "ONNX", "CPU", "BLOB", b"onnx")
     c.execute_command("AI.TENSORSET", "x", "FLOAT", 1, "VALUES", 1)
     ex = s.client()
-    assert ex.execute_command("AI._EXEC.HELLO", "CPU", os.getpid(), "") == b"OK"
+    assert ex.execute_command("AI._EXEC.HELLO", "CPU", os.getpid(), "", s.secret) == b"OK"
     result = {}
 
     def run():
@@ -171,7 +171,7 @@ def test_validated_modelstore_reaches_the_aof(server_factory):
 
     s = server_factory(extra=["--appendonly", "yes"])
     ex = s.client()
-    assert ex.execute_command("AI._EXEC.HELLO", "CPU", os.getpid(), "TORCH") == b"OK"
+    assert ex.execute_command("AI._EXEC.HELLO", "CPU", os.getpid(), "TORCH", s.secret) == b"OK"
     result = {}
 
     def run():

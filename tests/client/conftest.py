@@ -38,14 +38,14 @@ def module_so():
 class Executor:
     """``python -m smartsim._core.executor`` attached to one server."""
 
-    def __init__(self, port: int, workdir: Path):
+    def __init__(self, port: int, workdir: Path, secret_file: str):
         self.log = workdir / f"executor-{port}.log"
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in [str(SRC), env.get("PYTHONPATH")] if p)
         self.fh = open(self.log, "ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "smartsim._core.executor", "--host", "127.0.0.1",
-             "--port", str(port), "--log-level", "WARNING"],
+             "--port", str(port), "--log-level", "WARNING", "--secret-file", secret_file],
             env=env, stdout=self.fh, stderr=subprocess.STDOUT)
 
     def wait_ready(self, server, slot=None, timeout=60):
@@ -151,7 +151,7 @@ def standalone(module_so, tmp_path_factory):
         "--unixsocket", str(sock), "--unixsocketperm", "700"])
     s.start()
     s.sock = str(sock)
-    ex = Executor(s.port, wd).wait_ready(s)
+    ex = Executor(s.port, wd, s.secret_file).wait_ready(s)
     try:
         yield s
     finally:
@@ -163,7 +163,7 @@ def standalone(module_so, tmp_path_factory):
 def cluster(module_so):
     wd = Path(tempfile.mkdtemp(prefix="clc", dir="/tmp"))
     c = Cluster(module_so, wd).start()
-    exs = [Executor(s.port, wd) for s in c.servers]
+    exs = [Executor(s.port, wd, s.secret_file) for s in c.servers]
     for i, (e, s) in enumerate(zip(exs, c.servers)):
         e.wait_ready(s, c.bounds[i])
     try:

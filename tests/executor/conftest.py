@@ -4,6 +4,7 @@ from __future__ import annotations
 import glob
 import json
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -60,7 +61,8 @@ def aimodule_path(tmp_path_factory) -> Path:
 
 
 class RedisServer:
-    """A redis-server with the module loaded, on a Unix socket and a loopback port."""
+    """A redis-server with the module loaded, on a Unix socket and a loopback port. The
+    module requires ``secret`` from executors (EXECUTOR_SECRET_FILE, see PROTOCOL.md)."""
 
     def __init__(self, module: Path, workdir: Path, password: str | None = None):
         self.module = module
@@ -70,12 +72,18 @@ class RedisServer:
         self.password = password
         self.proc: subprocess.Popen | None = None
         self.log = workdir / "redis.log"
+        self.secret = secrets.token_hex(16)
+        self.secret_file = workdir / f"executor-{self.port}.secret"
+        fd = os.open(self.secret_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(self.secret)
 
     def start(self) -> "RedisServer":
         args = [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1",
                 "--unixsocket", self.sock, "--unixsocketperm", "700",
                 "--save", "", "--appendonly", "no", "--dir", str(self.dir),
-                "--logfile", str(self.log), "--loadmodule", str(self.module)]
+                "--logfile", str(self.log), "--loadmodule", str(self.module),
+                "EXECUTOR_SECRET_FILE", str(self.secret_file)]
         if self.password:
             args += ["--requirepass", self.password]
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -138,6 +146,7 @@ class Executor:
             cmd = [sys.executable, "-m", "smartsim._core.executor", *args]
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in [str(SRC), env.get("PYTHONPATH")] if p)
+        env["SMARTSIM_EXECUTOR_SECRET"] = server.secret  # the environment route (not argv)
         self.cmd = cmd
         self.env = env
         self.proc: subprocess.Popen | None = None

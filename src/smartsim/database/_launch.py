@@ -85,7 +85,7 @@ class DBRegistry:
             env["SSKEYOUT"] = entity.name
         colo = _colocated_settings(entity)
         if colo:
-            suffix = "_" + colo["db_identifier"] if colo.get("db_identifier") else ""
+            suffix = _colocated_suffix(colo)
             port, sock = colo.get("port"), colo.get("unix_socket")
             if sock and port:
                 raise SSInternalError("Co-located was configured for both TCP/IP and UDS")
@@ -96,7 +96,21 @@ class DBRegistry:
             else:
                 raise SSInternalError("Colocated database was not configured for either TCP or UDS")
             env[f"SR_DB_TYPE{suffix}"] = STANDALONE
+            password = _colocated_password(colo)
+            if password:
+                # the application's client needs it; the colocated wrapper reads it from here too
+                env[f"SSDB_PASSWORD{suffix}"] = password
         return env
+
+
+def _colocated_suffix(colo: t.Mapping[str, t.Any]) -> str:
+    """Environment suffix of a colocated database: ``""`` without an identifier."""
+    return "_" + colo["db_identifier"] if colo.get("db_identifier") else ""
+
+
+def _colocated_password(colo: t.Mapping[str, t.Any]) -> t.Optional[str]:
+    """The ``requirepass`` of a colocated database (given as a ``colocate_db_*`` kwarg)."""
+    return (colo.get("extra_db_args") or {}).get("requirepass") or None
 
 
 def _incoming_names(entity: t.Any) -> t.List[str]:
@@ -246,6 +260,10 @@ def colocated_argv(ctrl: "Controller", model: "Model", argv: t.List[str]) -> t.L
     port = int(settings.get("port") or 0)
     sock = settings.get("unix_socket") or None
     extra = {str(k).replace("_", "-"): str(v) for k, v in (settings.get("extra_db_args") or {}).items()}
+    # secrets never go on a command line (ps shows it): the password reaches the wrapper in
+    # its environment (DBRegistry.env_for), the wrapper writes it to a 0600 config file
+    password = _colocated_password(settings)
+    extra.pop("requirepass", None)
     if sock:
         _net.check_unix_socket_free(what, sock)
         bind = [_net.LOOPBACK]
@@ -264,16 +282,22 @@ def colocated_argv(ctrl: "Controller", model: "Model", argv: t.List[str]) -> t.L
         module_args=_module_args(rai.get("threads_per_queue"), rai.get("inter_op_parallelism"),
                                  rai.get("intra_op_parallelism")) if module else (),
         settings=extra, logfile=os.path.join(path, f"{model.name}-db.log"))
-    redis_argv = _config.command_line(server.path, cfg)
+    # the wrapper writes a fresh executor secret here when it starts the database
+    secret_file = (os.path.join(path, f"{model.name}-db.secret")
+                   if module and _discovery.module_checks_executors(module) else None)
     executor = None
-    if module and executor_wanted() and settings.get("executor", True):
+    if secret_file and executor_wanted() and settings.get("executor", True):
         where = ["--socket", sock] if sock else ["--host", _net.LOOPBACK, "--port", str(port)]
         executor = executor_argv(threads=rai.get("intra_op_parallelism")) + where + [
-            "--parent-pid", "{redis_pid}"]
+            "--parent-pid", "{redis_pid}", "--secret-file", secret_file]
     pin = settings.get("custom_pinning")
     spec = {
         "name": model.name,
-        "argv": redis_argv,
+        "server": server.path,
+        "config": cfg._asdict(),
+        "config_file": os.path.join(path, f"{model.name}-db.conf"),
+        "secret_file": secret_file,
+        "password_env": "SSDB_PASSWORD" + _colocated_suffix(settings) if password else None,
         "tcp": [[host, tcp_port] for host in bind] if tcp_port else [],
         "unix_socket": sock,
         "pin": [int(c) for c in str(pin).split(",") if c.strip()] if pin else None,

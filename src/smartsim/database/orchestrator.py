@@ -11,6 +11,7 @@ sidecar per shard runs the ML work of the module and is restarted if it dies.
 from __future__ import annotations
 
 import os
+import re
 import sys
 import threading
 import time
@@ -482,7 +483,8 @@ class Orchestrator:
 
     def _prepare(self) -> t.List[t.Tuple[DBNode, t.List[str]]]:
         """Validate and prepare a start: check the ports, the checkpoints and the shard
-        directories; write the password files; return ``(node, argv)`` per shard."""
+        directories; write the config files (password) and executor secrets; return
+        ``(node, argv)`` per shard."""
         what = f"database {self.name!r}"
         if self.launcher != "local":
             raise SSUnsupportedError(f"{what}: launching databases with the {self.launcher!r} "
@@ -510,6 +512,10 @@ class Orchestrator:
                     f"format {found}) than {server.path} (Redis {server.version_str}, reads up to "
                     f"format {newest}); use a newer redis-server (SMARTSIM_REDIS_SERVER) or "
                     "remove the file")
+            if cfg.module and _discovery.module_checks_executors(cfg.module):
+                # a fresh secret per start: only this shard's executor sidecar can register
+                cfg = cfg._replace(module_args=[*cfg.module_args, *_config.new_executor_secret(
+                    os.path.join(cfg.directory, _config.SECRET_FILE))])
             conf = _config.write_config(cfg)
             argv = _config.config_command_line(server.path, conf)
             node.run_settings.exe_args = argv[1:]
@@ -544,6 +550,8 @@ class Orchestrator:
                     raise SmartSimError(dead)
                 host, port = launch.endpoints[i]
                 ok, why[i] = miniresp.probe(host, port, password=self._password, timeout=1.0)
+                if ok:
+                    ok, why[i] = self._answered_by_shard(launch, i)
                 if not ok:
                     still.append(i)
             pending = still
@@ -592,11 +600,38 @@ class Orchestrator:
             time.sleep(delay)
             delay = min(delay * 2, 0.05)
 
+    def _answered_by_shard(self, launch: _Launch, i: int) -> t.Tuple[bool, str]:
+        """Is the server answering at shard ``i``'s address the one we launched? A port can
+        be taken between our check and the shard's bind (then the shard exits, and whoever
+        took the port answers): that is reported at once, naming the port. ``(False, why)``
+        while the shard's pid is not known yet."""
+        task = launch.tasks[i]
+        host, port = launch.endpoints[i]
+        if task.pid is None:
+            return False, "not launched yet"
+        pid = miniresp.server_pid(host, port, password=self._password)
+        if pid is None:
+            return False, "INFO server did not answer"
+        if pid == task.pid or _descends_from(pid, task.pid):
+            return True, ""
+        raise SmartSimError(self._port_taken(launch, i, port, f"redis-server (pid {pid})"))
+
+    def _port_taken(self, launch: _Launch, i: int, port: int, holder: str = "") -> str:
+        host = launch.endpoints[i][0]
+        holder = holder or _net.port_holder(port)
+        by = f" by {holder}" if holder else ""
+        return (f"database {self.name!r}: port {port} on {host} was taken{by} after it was checked "
+                f"free, so shard {launch.tasks[i].name} could not listen there; choose another "
+                "port or stop that process")
+
     def _dead_shard(self, launch: _Launch, i: int) -> t.Optional[str]:
         task = launch.tasks[i]
         if task.status in (SmartSimStatus.STATUS_RUNNING, SmartSimStatus.STATUS_QUEUED):
             return None
         tail = _tail(task.out) or _tail(task.err)
+        busy = _BIND_FAILED.search(tail)
+        if busy:  # the port was free when _prepare checked it
+            return self._port_taken(launch, i, int(busy.group(1) or busy.group(2)))
         rc = task.returncode
         how = task.error or (f"exited with code {rc}" if rc is not None else f"is {task.status.value}")
         msg = f"database shard {task.name} {how} before it was ready"
@@ -605,7 +640,9 @@ class Orchestrator:
         return msg
 
     def _start_sidecars(self, launch: _Launch, env: t.List[bytes]) -> None:
-        if not (self._executor_enabled and _discovery.find_ai_module() and executor_wanted()):
+        module = _discovery.find_ai_module()
+        if not (self._executor_enabled and module and _discovery.module_checks_executors(module)
+                and executor_wanted()):
             return
         if self._password:
             env = env + [b"SMARTSIM_EXECUTOR_PASSWORD=" + os.fsencode(self._password)]
@@ -653,7 +690,8 @@ class _Sidecar:
         shard = self.shard
         host, port = self.launch.endpoints[self.index]
         argv = executor_argv(threads=self.orc.intra_threads) + [
-            "--host", host, "--port", str(port), "--parent-pid", str(shard.pid)]
+            "--host", host, "--port", str(port), "--parent-pid", str(shard.pid),
+            "--secret-file", os.path.join(self.orc.path, shard.name, _config.SECRET_FILE)]
         base = os.path.join(self.orc.path, f"{shard.name}-executor")
         task = Task(f"{shard.name}-executor", argv, self.orc.path, self.env, base + ".out",
                     base + ".err", self, self.starts, "Executor", None, is_db=True)
@@ -690,6 +728,22 @@ class _Sidecar:
 
     def _flush(self) -> None:
         pass
+
+
+# redis-server's log when it cannot bind: 6.2/7.0 "Could not create server TCP listening
+# socket 127.0.0.1:6379: bind: Address already in use", 7.x "Failed listening on port 6379"
+_BIND_FAILED = re.compile(r"listening socket \S*:(\d+): bind: Address already in use|"
+                          r"Failed listening on port (\d+)")
+
+
+def _descends_from(pid: int, ancestor: int) -> bool:
+    """Is ``pid`` a descendant of ``ancestor`` (a server started by a wrapper script)?"""
+    try:
+        import psutil  # pylint: disable=import-outside-toplevel
+
+        return any(parent.pid == ancestor for parent in psutil.Process(pid).parents())
+    except Exception:  # pylint: disable=broad-except  # gone, AccessDenied
+        return False
 
 
 def _tail(path: str, n: int = 1500) -> str:

@@ -858,11 +858,74 @@ static int cmd_scriptrun(RedisModuleCtx *ctx, RedisModuleString **argv, int argc
     return ret;
 }
 
+/* ---------------------------------------------------------------- executor secret
+ *
+ * The internal commands hand out every job's inputs and store whatever outputs they are
+ * given, so only our executor may use them: AI._EXEC.HELLO must carry the secret the module
+ * was loaded with (EXECUTOR_SECRET_FILE, read by config_load_args), and only a connection
+ * registered that way may send the other AI._EXEC.* commands. Without a configured secret no
+ * connection can register.
+ */
+
+static char *exec_secret = NULL;
+static size_t exec_secret_len = 0;
+
+void exec_set_secret(const char *secret, size_t len) {
+    if (exec_secret) {
+        memset(exec_secret, 0, exec_secret_len);
+        RedisModule_Free(exec_secret);
+    }
+    exec_secret = RedisModule_Alloc(len ? len : 1);
+    memcpy(exec_secret, secret, len);
+    exec_secret_len = len;
+}
+
+int exec_secret_configured(void) {
+    return exec_secret != NULL;
+}
+
+long long exec_registered_count(void) {
+    long long n = 0;
+    for (Executor *e = executors; e; e = e->next)
+        n++;
+    return n;
+}
+
+/* Compare in time independent of where the first difference is. */
+static int secret_matches(RedisModuleString *s) {
+    size_t len;
+    const char *p = RedisModule_StringPtrLen(s, &len);
+    if (!exec_secret || len != exec_secret_len)
+        return 0;
+    unsigned char diff = 0;
+    for (size_t i = 0; i < len; i++)
+        diff |= (unsigned char)(p[i] ^ exec_secret[i]);
+    return diff == 0;
+}
+
+/* The registered executor of this connection, or NULL after replying with the refusal. */
+static Executor *executor_or_refuse(RedisModuleCtx *ctx, const char *cmd) {
+    Executor *e = executor_find(RedisModule_GetClientId(ctx));
+    if (!e)
+        reply_error_fmt(ctx,
+                        "NOPERM not an executor: %s is internal to smartsim's executor, which must "
+                        "first register with AI._EXEC.HELLO and the server's executor secret",
+                        cmd);
+    return e;
+}
+
 /* ---------------------------------------------------------------- AI._EXEC.HELLO */
 
 static int cmd_exec_hello(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
-    if (argc != 4)
+    if (argc != 4 && argc != 5)
         return RedisModule_WrongArity(ctx);
+    if (!exec_secret)
+        return RedisModule_ReplyWithError(
+            ctx, "NOPERM executor registration is disabled: the module was loaded without "
+                 "EXECUTOR_SECRET_FILE");
+    if (argc != 5 || !secret_matches(argv[4]))
+        return RedisModule_ReplyWithError(
+            ctx, "NOPERM wrong or missing executor secret in AI._EXEC.HELLO");
     char devnorm[24];
     const char *dev = RedisModule_StringPtrLen(argv[1], NULL);
     if (!normalize_device(dev, devnorm, sizeof(devnorm)))
@@ -1014,9 +1077,9 @@ static int cmd_exec_pull(RedisModuleCtx *ctx, RedisModuleString **argv, int argc
         return RedisModule_ReplyWithError(ctx, "ERR invalid block_ms");
     if (max > MAX_PULL_JOBS)
         max = MAX_PULL_JOBS;
-    Executor *e = executor_find(RedisModule_GetClientId(ctx));
+    Executor *e = executor_or_refuse(ctx, "AI._EXEC.PULL");
     if (!e)
-        return RedisModule_ReplyWithError(ctx, "ERR not an executor: send AI._EXEC.HELLO first");
+        return REDISMODULE_OK;
     if (e->dev->qhead || ctx_cannot_block(ctx) || e->pull_bc) {
         serve_jobs(ctx, e, (int)max);
         return REDISMODULE_OK;
@@ -1043,6 +1106,8 @@ static int cmd_exec_pull(RedisModuleCtx *ctx, RedisModuleString **argv, int argc
 static int cmd_exec_fetch(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
     if (argc != 3)
         return RedisModule_WrongArity(ctx);
+    if (!executor_or_refuse(ctx, "AI._EXEC.FETCH"))
+        return REDISMODULE_OK;
     long long version;
     if (RedisModule_StringToLongLong(argv[2], &version) != REDISMODULE_OK || version <= 0)
         return RedisModule_ReplyWithError(ctx, "ERR invalid version");
@@ -1113,6 +1178,8 @@ static int parse_shape(const char *s, size_t len, int64_t *shape, int maxd) {
 static int cmd_exec_done(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
     if (argc < 3)
         return RedisModule_WrongArity(ctx);
+    if (!executor_or_refuse(ctx, "AI._EXEC.DONE"))
+        return REDISMODULE_OK;
     Job *j = running_job(ctx, argv[1]);
     if (!j)
         return reply_error_fmt(ctx, "ERR unknown job %s (timed out or cancelled)",
@@ -1177,6 +1244,8 @@ static int cmd_exec_done(RedisModuleCtx *ctx, RedisModuleString **argv, int argc
 static int cmd_exec_err(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
     if (argc != 3)
         return RedisModule_WrongArity(ctx);
+    if (!executor_or_refuse(ctx, "AI._EXEC.ERR"))
+        return REDISMODULE_OK;
     Job *j = running_job(ctx, argv[1]);
     if (!j)
         return reply_error_fmt(ctx, "ERR unknown job %s (timed out or cancelled)",
@@ -1280,7 +1349,8 @@ int exec_register_commands(RedisModuleCtx *ctx) {
         {"ai.modelrun", cmd_modelrun, "write deny-oom getkeys-api", 1, 1, 1},
         {"ai.scriptexecute", cmd_scriptexecute, "write deny-oom getkeys-api", 1, 1, 1},
         {"ai.scriptrun", cmd_scriptrun, "write deny-oom getkeys-api", 1, 1, 1},
-        {"ai._exec.hello", cmd_exec_hello, "", 0, 0, 0},
+        /* the secret must not show in MONITOR or SLOWLOG GET */
+        {"ai._exec.hello", cmd_exec_hello, "no-monitor no-slowlog", 0, 0, 0},
         {"ai._exec.pull", cmd_exec_pull, "", 0, 0, 0},
         {"ai._exec.fetch", cmd_exec_fetch, "", 0, 0, 0},
         {"ai._exec.done", cmd_exec_done, "", 0, 0, 0},

@@ -1,10 +1,14 @@
 /* Module entry point, AI.CONFIG and load-time arguments. */
 #define _GNU_SOURCE
 #include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "aimodule.h"
 
@@ -62,6 +66,64 @@ static int load_backend(RedisModuleCtx *ctx, const char *name, const char *path)
     return b;
 }
 
+#define SECRET_MAX 4096
+
+static int is_space(char c) {
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+/* EXECUTOR_SECRET_FILE <path>: the executor secret (see exec.c), surrounding whitespace
+ * stripped. A file rather than the secret itself, because MODULE LIST shows module arguments
+ * to any client on Redis 7. Returns 1, or 0 (logged, the module does not load) when the file
+ * cannot be used. */
+static int load_secret_file(RedisModuleCtx *ctx, const char *path) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        RedisModule_Log(ctx, "warning", "ai: cannot open the executor secret file %s: %s", path,
+                        strerror(errno));
+        return 0;
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        RedisModule_Log(ctx, "warning", "ai: the executor secret file %s is not a regular file", path);
+        close(fd);
+        return 0;
+    }
+    /* a secret others can read protects nothing: refuse it, as ssh refuses such keys */
+    if (st.st_mode & 077) {
+        RedisModule_Log(ctx, "warning",
+                        "ai: the executor secret file %s is accessible by group or others (mode %03o); "
+                        "make it private (chmod 600)",
+                        path, (unsigned)(st.st_mode & 0777));
+        close(fd);
+        return 0;
+    }
+    char buf[SECRET_MAX + 2];
+    size_t len = 0;
+    while (len < sizeof(buf)) {
+        ssize_t n = read(fd, buf + len, sizeof(buf) - len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+    }
+    close(fd);
+    size_t start = 0;
+    while (start < len && is_space(buf[start]))
+        start++;
+    while (len > start && is_space(buf[len - 1]))
+        len--;
+    int ok = len > start && len - start <= SECRET_MAX;
+    if (ok)
+        exec_set_secret(buf + start, len - start);
+    else
+        RedisModule_Log(ctx, "warning", "ai: the executor secret file %s must hold 1 to %d bytes", path,
+                        SECRET_MAX);
+    memset(buf, 0, sizeof(buf));
+    return ok;
+}
+
 int config_load_args(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
     default_backends_path();
     if (argc > 0 && argc % 2 != 0) {
@@ -94,6 +156,8 @@ int config_load_args(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
             ok = parse_positive(argv[i + 1], &cfg_backend_memory_limit, 1);
         else if (!strcasecmp(k, "BACKENDSPATH"))
             ok = 1;
+        else if (!strcasecmp(k, "EXECUTOR_SECRET_FILE"))
+            ok = load_secret_file(ctx, v);
         else
             ok = 0;
         if (!ok) {
@@ -163,6 +227,10 @@ static void info_func(RedisModuleInfoCtx *ctx, int for_crash_report) {
     RedisModule_InfoAddFieldLongLong(ctx, "backend_memory_limit", cfg_backend_memory_limit);
     RedisModule_InfoAddFieldLongLong(ctx, "model_chunk_size", cfg_model_chunk_size);
     RedisModule_InfoAddFieldCString(ctx, "backends_path", cfg_backends_path ? cfg_backends_path : "");
+    /* "ai_executors": registered executors, the readiness check of whoever starts them */
+    RedisModule_InfoAddSection(ctx, "executors");
+    RedisModule_InfoAddFieldLongLong(ctx, "executors", exec_registered_count());
+    RedisModule_InfoAddFieldCString(ctx, "executor_secret", exec_secret_configured() ? "yes" : "no");
 }
 
 __attribute__((visibility("default"))) int RedisModule_OnLoad(RedisModuleCtx *ctx,

@@ -38,7 +38,7 @@ from .dtypes import encode
 from .protocol import (_JOIN_BELOW, Connection, ConnectionLost, Job, ReplyError, pack_command,
                        parse_job)
 
-__all__ = ["Executor", "ParentWatch", "main", "parse_args"]
+__all__ = ["Executor", "ParentWatch", "RegistrationRefused", "main", "parse_args", "read_secret"]
 
 log = logging.getLogger("smartsim.executor")
 
@@ -53,6 +53,27 @@ _PREWARM_IDLE_S = 0.05
 PULL_BYTES_LIMIT = 256 << 20
 _ZIP_MAGIC = b"PK\x03\x04"
 PR_SET_PDEATHSIG = 1
+
+
+# Where the executor secret comes from when --secret-file is not given (never argv: it
+# would show in the process list).
+SECRET_ENV = "SMARTSIM_EXECUTOR_SECRET"
+
+
+class RegistrationRefused(Exception):
+    """The module refused AI._EXEC.HELLO for a reason retrying cannot fix (no or a wrong
+    executor secret)."""
+
+
+def read_secret(path: Optional[str]) -> Optional[str]:
+    """The executor secret: from the file at ``path`` when given, else ``$SMARTSIM_EXECUTOR_SECRET``;
+    surrounding whitespace stripped, as the module strips it; None when there is none."""
+    if path:
+        with open(path, "r", encoding="utf-8") as fh:
+            text = fh.read()
+    else:
+        text = os.environ.get(SECRET_ENV, "")
+    return text.strip(" \t\r\n") or None
 
 
 def clean_message(exc: Any) -> str:
@@ -177,8 +198,10 @@ class Executor:
         stats_path: Optional[str] = None,
         backends: Optional[Sequence[str]] = None,
         prewarm: bool = True,
+        secret: Optional[str] = None,
     ):
         kind, index = _backends.parse_device(device)
+        self.secret = secret
         self.device = "CPU" if kind == "CPU" else f"GPU:{index}"
         self.conn = conn
         self.max_jobs = max(1, int(max_jobs))
@@ -229,10 +252,16 @@ class Executor:
         self.cache.clear()
 
     def hello(self) -> None:
-        reply = self.conn.command(
-            "AI._EXEC.HELLO", self.device, os.getpid(), ",".join(self.backends))
+        args = ["AI._EXEC.HELLO", self.device, os.getpid(), ",".join(self.backends)]
+        if self.secret is not None:
+            args.append(self.secret)
+        reply = self.conn.command(*args)
         if isinstance(reply, ReplyError):
             self.conn.close()
+            if str(reply).startswith("NOPERM"):
+                raise RegistrationRefused(
+                    f"{self.conn.address} refused to register this executor: {reply} (the secret "
+                    f"comes from --secret-file or ${SECRET_ENV}; see aimodule/PROTOCOL.md)")
             raise ConnectionLost(f"AI._EXEC.HELLO refused by {self.conn.address}: {reply}")
         self.stats.add("connects")
         self.stats.flush(force=True)
@@ -534,6 +563,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p.add_argument("--password", default=None,
                    help="AUTH password (default: $SMARTSIM_EXECUTOR_PASSWORD)")
     p.add_argument("--username", default=None, help="ACL user name for AUTH")
+    p.add_argument("--secret-file", default=None,
+                   help="file holding the executor secret the module was loaded with "
+                        f"(EXECUTOR_SECRET_FILE; default: ${SECRET_ENV})")
     p.add_argument("--device", default="CPU", help="CPU or GPU:n (default CPU)")
     p.add_argument("--max-batch-wait-ms", type=float, default=0.0,
                    help="for models with BATCHSIZE and no MINBATCHSIZE: how long a batch "
@@ -577,14 +609,24 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         conn = Connection(host=args.host or "127.0.0.1", port=args.port, password=password,
                           username=args.username)
     try:
+        secret = read_secret(args.secret_file)
+    except OSError as exc:
+        print(f"executor: cannot read the executor secret: {exc}", file=sys.stderr)
+        return 2
+    os.environ.pop(SECRET_ENV, None)  # not inherited by anything the ML runtimes start
+    try:
         executor = Executor(conn, device=args.device, max_jobs=args.max_jobs,
                             max_batch_wait_ms=args.max_batch_wait_ms, parent=parent,
-                            stats_path=args.stats_file, prewarm=not args.no_prewarm)
+                            stats_path=args.stats_file, prewarm=not args.no_prewarm,
+                            secret=secret)
     except BackendError as exc:
         print(f"executor: {exc}", file=sys.stderr)
         return 2
     try:
         return executor.serve_forever()
+    except RegistrationRefused as exc:
+        print(f"executor: {exc}", file=sys.stderr)
+        return 3
     except KeyboardInterrupt:
         return 0
     finally:

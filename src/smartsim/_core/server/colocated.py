@@ -7,11 +7,16 @@ signals, the launcher's watchdog and Ctrl-C handling reach the database, the exe
 the application together.
 
 1. refuse a TCP port or Unix socket that is already in use (named in the error);
-2. start ``redis-server`` (pinned to the database CPUs where the OS allows it) and wait
-   until it answers ``PING`` (no fixed sleeps);
-3. start the executor sidecar (restarted if it dies while the application runs);
-4. run the application, which therefore never runs a line before its database answers;
-5. when the application ends, whatever its exit code, stop the executor and the database
+2. write the database's config file (mode 0600) with a fresh executor secret and the
+   password (``requirepass``, read from the environment variable the JSON names), so that
+   neither ever appears on a command line;
+3. start ``redis-server`` from that file (pinned to the database CPUs where the OS allows
+   it) and wait until it answers ``PING`` (no fixed sleeps), checking that the server that
+   answers is the one started here (a port taken after step 1 is reported as such);
+4. start the executor sidecar (restarted if it dies while the application runs), which
+   reads the secret from its file and the password from ``SMARTSIM_EXECUTOR_PASSWORD``;
+5. run the application, which therefore never runs a line before its database answers;
+6. when the application ends, whatever its exit code, stop the executor and the database
    (``SIGTERM``: a final save when checkpoints are configured; ``SIGKILL`` after a grace
    period) and exit with the application's exit code.
 """
@@ -25,6 +30,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import config as _config  # noqa: E402  pylint: disable=wrong-import-position,import-error
 import miniresp  # noqa: E402  pylint: disable=wrong-import-position,import-error
 
 PREFIX = "smartsim colocated database"
@@ -76,7 +82,32 @@ def _check_free(cfg):
     return None
 
 
-def _spawn(argv, pin=None, stdout=None):
+def _server_argv(cfg, password):
+    """Write the database's 0600 config file (with the password and, for our module, a
+    fresh executor secret) and return the redis-server command line that reads it."""
+    shard = _config.ShardConfig(**cfg["config"])
+    module_args = list(shard.module_args)
+    if cfg.get("secret_file"):
+        module_args += _config.new_executor_secret(cfg["secret_file"])
+    shard = shard._replace(password=password, module_args=module_args)
+    return _config.config_command_line(cfg["server"], _config.write_config(shard, cfg["config_file"]))
+
+
+def _foreign_server(cfg, db):
+    """An error text when the server answering on our TCP port is not ``db`` (the port was
+    taken after ``_check_free``; ours then fails to bind), else None."""
+    tcp = cfg.get("tcp") or []
+    if not tcp:
+        return None  # a Unix socket: redis-server replaces the file, so it cannot be taken
+    host, port = tcp[0]
+    pid = miniresp.server_pid(host, port, None, cfg.get("password"))
+    if pid is None or pid == db.pid:
+        return None
+    return (f"port {port} on {host} was taken by another server (pid {pid}) after it was "
+            "checked free")
+
+
+def _spawn(argv, pin=None, stdout=None, env=None):
     """Start argv; with ``pin``, it starts on those CPUs (our own affinity is set around
     the spawn, so no code runs in the child before exec)."""
     saved = None
@@ -87,7 +118,8 @@ def _spawn(argv, pin=None, stdout=None):
         except (OSError, AttributeError):
             saved = None
     try:
-        return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=stdout, close_fds=True)
+        return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=stdout, close_fds=True,
+                                env=env)
     finally:
         if saved is not None:
             os.sched_setaffinity(0, saved)
@@ -151,7 +183,7 @@ def _wait_ready(cfg, db):
             return f"redis-server exited with code {db.returncode} before it was ready"
         ready, why = miniresp.probe(host, port, cfg.get("unix_socket"), cfg.get("password"), timeout=1.0)
         if ready:
-            return None
+            return _foreign_server(cfg, db)
         if time.monotonic() > deadline:
             return f"redis-server did not answer PING within {timeout:g} s ({why})"
         time.sleep(delay)
@@ -195,6 +227,15 @@ def main(argv):
     signal.set_wakeup_fd(wake_w, warn_on_full_buffer=False)
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT):
         signal.signal(sig, _on_signal)
+    password = None
+    if cfg.get("password_env"):
+        password = os.environ.get(cfg["password_env"])
+        if not password:
+            _say(f"cannot start the database of {cfg.get('name')}: its password is missing from "
+                 f"${cfg['password_env']}")
+            return 1
+    cfg["password"] = password
+    ex_env = dict(os.environ, SMARTSIM_EXECUTOR_PASSWORD=password) if password else None
     busy = _check_free(cfg)
     if busy:
         _say(f"cannot start the database of {cfg.get('name')}: {busy}")
@@ -202,9 +243,14 @@ def main(argv):
     pin = _allowed_pin(cfg.get("pin"))
     log = cfg.get("log") or os.devnull
     try:
-        db = _spawn(cfg["argv"], pin, stdout=subprocess.DEVNULL)
+        server_argv = _server_argv(cfg, password)
     except OSError as exc:
-        _say(f"cannot start {cfg['argv'][0]}: {exc}")
+        _say(f"cannot write the configuration of the database of {cfg.get('name')}: {exc}")
+        return 1
+    try:
+        db = _spawn(server_argv, pin, stdout=subprocess.DEVNULL)
+    except OSError as exc:
+        _say(f"cannot start {server_argv[0]}: {exc}")
         return 1
     executor = None
     ex_argv = cfg.get("executor")
@@ -215,7 +261,7 @@ def main(argv):
         nonlocal executor, ex_started
         args = [a.replace("{redis_pid}", str(db.pid)) for a in ex_argv]
         try:
-            executor = _spawn(args, pin)
+            executor = _spawn(args, pin, env=ex_env)
         except OSError as exc:
             _say(f"cannot start the executor: {exc}")
             executor = None

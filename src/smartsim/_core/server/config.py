@@ -7,18 +7,30 @@ stray ``dump.rdb`` would be loaded at start). The log goes to stdout (the shard'
 file) unless a log file is given.
 
 An orchestrator shard starts from ``<path>/<shard>/redis.conf`` (mode 0600, so a password
-in it never shows in the process list); a colocated database gets the same settings as
-``--name value`` arguments.
+in it never shows in the process list); a colocated database from ``<model>-db.conf`` in
+the model's directory, written by the colocated wrapper.
+
+Executor secret: whoever starts a server writes a fresh random secret to a 0600 file
+(``new_executor_secret``) and names that file in the module's load arguments
+(``EXECUTOR_SECRET_FILE``); the executor reads the same file (``--secret-file``) and
+presents the secret when it registers, so no other client can act as the executor (see
+``aimodule/PROTOCOL.md``). The file, not the secret, is the argument because Redis 7 shows
+module arguments to any client (``MODULE LIST``).
 """
 from __future__ import annotations
 
 import os
+import secrets
 import typing as t
 
 RDB_FILENAME = "dump.rdb"
 AOF_FILENAME = "appendonly.aof"
 CLUSTER_CONFIG = "nodes.conf"
 CONFIG_FILE = "redis.conf"
+SECRET_FILE = "executor.secret"
+# the module's load argument naming the secret file; also how we recognise a module build
+# that checks executors (discovery.module_checks_executors)
+SECRET_ARG = "EXECUTOR_SECRET_FILE"
 
 # newest RDB format version each Redis release line reads
 _RDB_VERSIONS = ((6, 0, 9), (7, 0, 10), (7, 2, 11), (7, 4, 12))
@@ -110,18 +122,31 @@ def _quote(arg: str) -> str:
     return '"' + arg.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
+def _write_private(path: str, text: str) -> None:
+    """Write ``text`` to ``path`` readable by its owner only (mode 0600, also when the file
+    existed with another mode)."""
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        os.fchmod(handle.fileno(), 0o600)
+        handle.write(text)
+
+
 def write_config(cfg: ShardConfig, path: t.Optional[str] = None) -> str:
     """Write the shard's ``redis.conf`` (mode 0600: it may hold the password) in its
     directory, or at ``path``; return its path."""
     path = path or os.path.join(cfg.directory, CONFIG_FILE)
-    os.makedirs(os.path.dirname(path), exist_ok=True)
     text = "# written by smartsim for database shard %s\n" % cfg.name
     text += "".join(" ".join(_quote(a) for a in line) + "\n" for line in directives(cfg))
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.chmod(path, 0o600)
+    _write_private(path, text)
     return path
+
+
+def new_executor_secret(path: str) -> t.List[str]:
+    """Write a fresh executor secret to ``path`` (mode 0600) and return the module load
+    arguments that make the module require it."""
+    _write_private(path, secrets.token_hex(32) + "\n")
+    return [SECRET_ARG, path]
 
 
 def config_command_line(server: str, config_file: str) -> t.List[str]:

@@ -117,6 +117,29 @@ def find_ai_module() -> t.Optional[str]:
     return str(path) if path.is_file() else None
 
 
+@functools.lru_cache(maxsize=None)
+def _module_checks_executors(path: str, mtime_ns: int) -> bool:  # pylint: disable=unused-argument
+    from .config import SECRET_ARG  # pylint: disable=import-outside-toplevel
+
+    try:
+        with open(path, "rb") as handle:
+            return SECRET_ARG.encode() in handle.read()
+    except OSError:
+        return False
+
+
+def module_checks_executors(path: str) -> bool:
+    """Does the module at ``path`` take an executor secret (``EXECUTOR_SECRET_FILE``)?
+
+    True for our module; False for the real RedisAI (``SMARTSIM_REDISAI``), which has no
+    executors and refuses unknown load arguments, and for a build older than the secret."""
+    try:
+        mtime = os.stat(path).st_mtime_ns
+    except OSError:
+        return False
+    return _module_checks_executors(path, mtime)
+
+
 def describe() -> t.Dict[str, str]:
     """What ``smart info`` prints: the server and module that would be used."""
     info: t.Dict[str, str] = {}

@@ -151,19 +151,41 @@ def probe(host: t.Optional[str] = None, port: int = 0, unix_socket: t.Optional[s
     return False, str(reply)
 
 
+def server_pid(host: t.Optional[str] = None, port: int = 0, unix_socket: t.Optional[str] = None,
+               password: t.Optional[str] = None, timeout: float = 1.0) -> t.Optional[int]:
+    """``process_id`` (``INFO server``) of the server answering at that address: tells the
+    server we started from another one that took its port first. None when unreadable."""
+    try:
+        with connect(host, port, unix_socket, password, timeout) as conn:
+            reply = conn.call("INFO", "server")
+    except (OSError, ReplyError):
+        return None
+    if not isinstance(reply, bytes):
+        return None
+    for line in reply.split(b"\r\n"):
+        if line.startswith(b"process_id:"):
+            try:
+                return int(line[len(b"process_id:"):])
+            except ValueError:
+                return None
+    return None
+
+
 def executor_registered(host: t.Optional[str] = None, port: int = 0, unix_socket: t.Optional[str] = None,
                         password: t.Optional[str] = None) -> bool:
-    """True when an executor has registered with the server's module (a client whose last
-    command is one of the module's ``AI._EXEC.*`` commands shows in ``CLIENT LIST``)."""
+    """True when an executor has registered with the server's module (with the right
+    secret: the module counts registered executors in ``INFO ai_executors``)."""
     try:
         with connect(host, port, unix_socket, password, timeout=1.0) as conn:
-            reply = conn.call("CLIENT", "LIST")
+            reply = conn.call("INFO", "ai_executors")
     except (OSError, ReplyError):
         return False
-    if not isinstance(reply, (bytes, str)):
+    if not isinstance(reply, bytes):
         return False
-    text = reply.decode(errors="replace") if isinstance(reply, bytes) else reply
-    return "cmd=ai._exec." in text.lower()
+    for line in reply.split(b"\r\n"):
+        if line.startswith(b"ai_executors:"):
+            return line[len(b"ai_executors:"):].strip() not in (b"", b"0")
+    return False
 
 
 def wait_until(check: t.Callable[[], bool], timeout: float, first: float = 0.002,
