@@ -14,7 +14,9 @@ pointing at one revision's ``src``; runs alternate base / this, best of ``--repe
 
 Workloads: (1) ``exp.start`` of an ensemble of ``--launch-n`` members running ``true`` at
 concurrency 2, blocking; (2) ``exp.generate`` of a ``--generate-sizes`` all_perm ensemble
-(default 10x10x10x10 = 10,000 members, 3 templates of 200 lines with 20 tags each).
+(default 10x10x10x10 = 10,000 members, 3 templates of 200 lines with 20 tags each);
+(3) the 1,000,000-member figures of ``compare_smartsim.py`` (b): create + ``len`` + 1,000
+lookups, and listing every name.
 """
 from __future__ import annotations
 
@@ -79,6 +81,10 @@ def main(argv: "list[str] | None" = None) -> int:
                                  "--n", str(args.launch_n), "--concurrency", "2", "--dir", d],
             "generate": lambda d: [sys.executable, os.path.join(HERE, "workloads.py"), "generate",
                                    "--sizes", args.generate_sizes, "--workdir", d],
+            "million_lookup": lambda d: [sys.executable, os.path.join(HERE, "workloads.py"), "million_lookup",
+                                         "--sizes", "100,100,100", "--workdir", d],
+            "million_names": lambda d: [sys.executable, os.path.join(HERE, "workloads.py"), "million_names",
+                                        "--sizes", "100,100,100", "--workdir", d],
         }
         runs: dict = {name: {side: [] for side in sides} for name in workloads}
         for rnd in range(args.repeat):
@@ -87,7 +93,7 @@ def main(argv: "list[str] | None" = None) -> int:
                     out = os.path.join(work, f"{name}-{side}-{rnd}")
                     os.makedirs(out)
                     result = run(cmd(out), src)
-                    if name == "generate" and not result.get("package_file", "").startswith(src):
+                    if name != "launch" and not result.get("package_file", "").startswith(src):
                         raise RuntimeError(f"{side} imported {result.get('package_file')}, not {src}")
                     runs[name][side].append(result["seconds"])
                     shutil.rmtree(out, ignore_errors=True)
@@ -99,7 +105,9 @@ def main(argv: "list[str] | None" = None) -> int:
         for size in args.generate_sizes.split(","):
             n_gen *= int(size)
         titles = {"launch": f"launch + reap {args.launch_n} members (`true`, concurrency 2)",
-                  "generate": f"generate {n_gen} members x 3 templates"}
+                  "generate": f"generate {n_gen} members x 3 templates",
+                  "million_lookup": "1M members: create + len + 1000 lookups",
+                  "million_names": "1M members: list names by iterating"}
         for name, per in best.items():
             ratio = per["this"] / per["base"]
             print(f"  {titles[name]:50s} base {per['base']:7.3f} s   this {per['this']:7.3f} s   "
