@@ -1,7 +1,8 @@
 from .base import BatchSettings, RunSettings, SettingsBase
-from .batch import BsubBatchSettings, QsubBatchSettings, SbatchSettings
+from .batch import BsubBatchSettings, QsubBatchSettings
 from .mpiSettings import LocalRunSettings, MpiexecSettings, MpirunSettings, OrterunSettings
+from .slurmSettings import SbatchSettings, SrunSettings
 
-__all__ = ["BatchSettings", "RunSettings", "SettingsBase", "SbatchSettings", "QsubBatchSettings",
-           "BsubBatchSettings", "MpirunSettings", "MpiexecSettings", "OrterunSettings",
-           "LocalRunSettings"]
+__all__ = ["BatchSettings", "RunSettings", "SettingsBase", "SbatchSettings", "SrunSettings",
+           "QsubBatchSettings", "BsubBatchSettings", "MpirunSettings", "MpiexecSettings",
+           "OrterunSettings", "LocalRunSettings"]

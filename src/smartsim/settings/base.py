@@ -4,7 +4,7 @@ from __future__ import annotations
 import copy
 import typing as t
 
-from .._core.utils.helpers import expand_exe_path, fmt_dict, is_valid_cmd
+from .._core.utils.helpers import expand_exe_path, is_valid_cmd
 from ..log import get_logger
 
 logger = get_logger(__name__)
@@ -12,6 +12,11 @@ logger = get_logger(__name__)
 
 class SettingsBase:
     pass
+
+
+def fmt_dict(value: t.Mapping[str, t.Any]) -> str:
+    """Tab-indented ``key = value`` lines, as SmartSim's settings ``__str__`` shows arguments."""
+    return "\n".join(f"\t{key} = {val}" for key, val in value.items())
 
 
 def _warn_unsupported(settings: t.Any, what: str) -> None:

@@ -1,9 +1,13 @@
-"""Batch settings of the workload managers: Slurm ``sbatch``, PBS ``qsub``, LSF ``bsub``."""
+"""Batch settings of the workload managers: PBS ``qsub``, LSF ``bsub`` (Slurm ``sbatch``
+lives in ``slurmSettings`` and is re-exported here)."""
 from __future__ import annotations
 
 import typing as t
 
 from .base import BatchSettings
+from .slurmSettings import SbatchSettings  # kept importable from here
+
+__all__ = ["SbatchSettings", "QsubBatchSettings", "BsubBatchSettings"]
 
 
 def _hostlist(host_list: t.Union[str, t.List[str]]) -> str:
@@ -12,49 +16,6 @@ def _hostlist(host_list: t.Union[str, t.List[str]]) -> str:
     if not isinstance(host_list, list) or not all(isinstance(h, str) for h in host_list):
         raise TypeError(f"host_list must be a str or a list of str, got {host_list!r}")
     return ",".join(host_list)
-
-
-class SbatchSettings(BatchSettings):
-    """Slurm ``sbatch`` settings; arguments format as ``--key=value``."""
-
-    def __init__(self, nodes: t.Optional[int] = None, time: str = "", account: t.Optional[str] = None,
-                 batch_args: t.Optional[t.Dict[str, t.Optional[str]]] = None, **kwargs: t.Any) -> None:
-        super().__init__("sbatch", batch_args=batch_args, nodes=nodes, account=account, time=time, **kwargs)
-
-    def set_walltime(self, walltime: t.Optional[str]) -> None:
-        if walltime:
-            self.batch_args["time"] = walltime
-
-    def set_nodes(self, num_nodes: int) -> None:
-        if num_nodes:
-            self.batch_args["nodes"] = str(int(num_nodes))
-
-    def set_account(self, account: t.Optional[str]) -> None:
-        if account:
-            self.batch_args["account"] = account
-
-    def set_partition(self, partition: str) -> None:
-        self.batch_args["partition"] = partition
-
-    def set_queue(self, queue: str) -> None:
-        if queue:
-            self.set_partition(queue)
-
-    def set_cpus_per_task(self, cpus_per_task: int) -> None:
-        self.batch_args["cpus-per-task"] = str(int(cpus_per_task))
-
-    def set_hostlist(self, host_list: t.Union[str, t.List[str]]) -> None:
-        self.batch_args["nodelist"] = _hostlist(host_list)
-
-    def format_batch_args(self) -> t.List[str]:
-        opts = []
-        for opt, value in self.batch_args.items():
-            prefix = "-" if len(opt) == 1 else "--"
-            if not value:
-                opts.append(prefix + opt)
-            else:
-                opts.append(f"{prefix}{opt} {value}" if len(opt) == 1 else f"{prefix}{opt}={value}")
-        return opts
 
 
 class QsubBatchSettings(BatchSettings):

@@ -1,13 +1,14 @@
 """Factories behind ``Experiment.create_run_settings`` / ``create_batch_settings``."""
 from __future__ import annotations
 
-import os
 import typing as t
 
+from .._core.utils.helpers import is_valid_cmd
 from ..error import SmartSimError, SSUnsupportedError
 from .base import BatchSettings, RunSettings
-from .batch import BsubBatchSettings, QsubBatchSettings, SbatchSettings
+from .batch import BsubBatchSettings, QsubBatchSettings
 from .mpiSettings import LocalRunSettings, MpiexecSettings, MpirunSettings, OrterunSettings
+from .slurmSettings import SbatchSettings, SrunSettings
 
 _BATCH_BY_LAUNCHER: t.Dict[str, t.Type[BatchSettings]] = {
     "slurm": SbatchSettings,
@@ -15,45 +16,82 @@ _BATCH_BY_LAUNCHER: t.Dict[str, t.Type[BatchSettings]] = {
     "lsf": BsubBatchSettings,
 }
 
-
-_MPI_BY_COMMAND: t.Dict[str, t.Type[RunSettings]] = {
+# run commands with their own settings class (a name, not a path, as SmartSim matches them)
+_RUN_BY_COMMAND: t.Dict[str, t.Type[RunSettings]] = {
+    "srun": SrunSettings,
     "mpirun": MpirunSettings,
     "mpiexec": MpiexecSettings,
     "orterun": OrterunSettings,
 }
+
+# run_command="auto": the first of these found on PATH, in SmartSim's order of preference
+_AUTO_RUN_COMMANDS: t.Dict[str, t.List[str]] = {
+    "slurm": ["srun", "mpirun", "mpiexec"],
+}
+
+
+def _detect_launcher() -> str:
+    from .._core.launcher.base import detect_launcher  # pylint: disable=import-outside-toplevel
+
+    return detect_launcher()
+
+
+def _detect_run_command(launcher: str) -> str:
+    candidates = _AUTO_RUN_COMMANDS[launcher]
+    for command in candidates:
+        if is_valid_cmd(command):
+            return command
+    raise SmartSimError(
+        "Could not automatically detect a run command to use for launcher "
+        f"{launcher}\nSearched for and could not find the following commands: {candidates}")
 
 
 def create_run_settings(launcher: str, exe: str, exe_args: t.Optional[t.List[str]] = None,
                         run_command: str = "auto", run_args: t.Optional[t.Dict[str, t.Any]] = None,
                         env_vars: t.Optional[t.Dict[str, t.Optional[str]]] = None,
                         container: t.Any = None, **kwargs: t.Any) -> RunSettings:
-    """Run settings for ``launcher``.
+    """Run settings for ``launcher`` (``"auto"``: the workload manager found here).
 
-    ``run_command="auto"`` on the local launcher gives ``LocalRunSettings``: the executable
-    runs directly, or through ``mpirun``/``mpiexec`` (whichever is on PATH) once
-    ``set_tasks(n)`` asks for more than one process. ``mpirun``/``mpiexec``/``orterun``
-    give the matching MPI settings (``--key value`` run args, ``-x K=V`` env).
-    (Scheduler run commands arrive with the launch issues of those launchers.)
+    ``run_command="auto"``:
+    - ``local``: ``LocalRunSettings``: the executable runs directly, or through
+      ``mpirun``/``mpiexec`` (whichever is on PATH) once ``set_tasks(n)`` asks for more
+      than one process;
+    - ``slurm``: the first of ``srun``, ``mpirun``, ``mpiexec`` on PATH (``SrunSettings``,
+      ``MpirunSettings``, ``MpiexecSettings``), else ``SmartSimError``.
+    A run command named ``srun``, ``mpirun``, ``mpiexec`` or ``orterun`` (any case) gives
+    its settings class whatever the launcher; any other (or a path) gives ``RunSettings``
+    with that launch binary, accepted even when it is not installed here, as SmartSim does.
     """
+    launcher = launcher.lower()
+    if launcher == "auto":
+        launcher = _detect_launcher()
     command = run_command.lower() if isinstance(run_command, str) else run_command
-    if command in ("auto", None):
+    if command == "auto" or command is None and launcher == "local":
         if launcher == "local":
             return LocalRunSettings(exe, exe_args, run_args=run_args, env_vars=env_vars,
                                     container=container, **kwargs)
-        command = ""
-    mpi_cls = _MPI_BY_COMMAND.get(os.path.basename(command)) if command else None
-    if mpi_cls is not None and os.path.basename(command) == command:
-        return mpi_cls(exe, exe_args, run_args=run_args, env_vars=env_vars, container=container,
-                       **kwargs)
-    # an explicit launch binary that is not installed is still accepted, as SmartSim does
-    return RunSettings(exe, exe_args, run_command=command, run_args=run_args, env_vars=env_vars,
-                       container=container, **kwargs)
+        if launcher in _AUTO_RUN_COMMANDS:
+            run_command = command = _detect_run_command(launcher)
+        else:
+            # (the run commands of the other schedulers come with their launchers)
+            run_command = command = ""
+    settings_cls = _RUN_BY_COMMAND.get(command) if command else None
+    if settings_cls is not None:
+        return settings_cls(exe, exe_args, run_args=run_args, env_vars=env_vars,
+                            container=container, **kwargs)
+    return RunSettings(exe, exe_args, run_command=run_command or "", run_args=run_args,
+                       env_vars=env_vars, container=container, **kwargs)
 
 
-def create_batch_settings(launcher: str, nodes: int = 1, time: str = "", queue: str = "",
-                          account: str = "", batch_args: t.Optional[t.Dict[str, str]] = None,
+def create_batch_settings(launcher: str, nodes: t.Optional[int] = None, time: str = "",
+                          queue: t.Optional[str] = None, account: t.Optional[str] = None,
+                          batch_args: t.Optional[t.Dict[str, str]] = None,
                           **kwargs: t.Any) -> BatchSettings:
-    """Batch settings for ``launcher`` (``sbatch``, ``qsub`` or ``bsub``)."""
+    """Batch settings for ``launcher`` (``sbatch``, ``qsub`` or ``bsub``; ``"auto"``: the
+    workload manager found here)."""
+    launcher = launcher.lower()
+    if launcher == "auto":
+        launcher = _detect_launcher()
     if launcher == "local":
         raise SmartSimError("Local launcher does not support batch workloads")
     try:
