@@ -248,9 +248,7 @@ class Experiment:
             text += f"Models: {models}\n"
         if ensembles:
             text += f"Ensembles: {ensembles} ({members} members, at most {self._max_concurrent} at once)\n"
-        from .database._launch import active_databases  # pylint: disable=import-outside-toplevel
-
-        active = active_databases(self._control_) if self._control_ is not None else []
+        active = self._control_.active_databases() if self._control_ is not None else []
         text += f"Database Status: {'active' if active else 'inactive'}\n"
         logger.info(text)
 

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from smartsim._core.server import config, discovery
+from smartsim._core.server import config, discovery, shards
 from smartsim._core.server.cluster import slot_ranges
 from smartsim.database import Orchestrator
 from smartsim.error import SmartSimError, SSConfigError
@@ -115,4 +115,4 @@ def test_orchestrator_arguments(tmp_path):
         orc.set_hosts(3)  # type: ignore[arg-type]
     assert not orc.is_active()
     with pytest.raises(SSConfigError, match="does not exist"):
-        Orchestrator(path=str(tmp_path), interface="no-such-if0")._prepare()
+        shards.prepare(Orchestrator(path=str(tmp_path), interface="no-such-if0"))

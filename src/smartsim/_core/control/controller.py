@@ -20,6 +20,7 @@ import threading
 import time
 import typing as t
 
+from ...database.orchestrator import Orchestrator
 from ...entity.ensemble import Ensemble, EnsembleMember
 from ...entity.entity import SmartSimEntity
 from ...entity.model import Model, param_args
@@ -30,6 +31,7 @@ from ...log import get_logger
 from ...status import SmartSimStatus
 from ..launcher.base import (DEFAULT_STOP_GRACE, TOKEN_VAR, Launcher, Pool, Task, add_exit_hook, encode_env,
                              install_sigint_handler, launcher_class)
+from . import database as _db
 from .manifest import ManifestWriter
 from .progress import ProgressBar, progress_wanted
 
@@ -49,10 +51,6 @@ _TERMINAL = frozenset((_COMPLETED, _FAILED, _CANCELLED))
 SUMMARY_HEADERS = ["Name", "Entity-Type", "JobID", "RunID", "Time", "Status", "Returncode"]
 
 EnvHook = t.Callable[[SmartSimEntity], t.Mapping[str, str]]
-
-
-def _is_db(obj: t.Any) -> bool:
-    return type(obj).__name__ == "Orchestrator" and hasattr(obj, "_wait_ready")
 
 
 def resolve_max_concurrent(value: t.Any, what: str = "max_concurrent") -> int:
@@ -133,6 +131,7 @@ class Controller:
         session = f"{os.getpid()}-{time.time_ns()}"
         self._manifest = ManifestWriter(exp_name, exp_path, launcher, session)
         self._exit_hook_added = False
+        self._db_registry: t.Optional[_db.DBRegistry] = None
 
     # -- bookkeeping ------------------------------------------------------------------
     @property
@@ -183,6 +182,21 @@ class Controller:
             self._exit_hook_added = True
             add_exit_hook(self._manifest.close)
 
+    @property
+    def _databases(self) -> _db.DBRegistry:
+        """The databases this controller started; made on first use, when it also starts
+        handing launched entities their database environment."""
+        reg = self._db_registry
+        if reg is None:
+            reg = self._db_registry = _db.DBRegistry()
+            self.env_hooks.append(reg.env_for)
+        return reg
+
+    def active_databases(self) -> t.List[Orchestrator]:
+        """The databases this controller started that are running."""
+        reg = self._db_registry
+        return reg.active() if reg is not None else []
+
     # -- entity resolution ------------------------------------------------------------
     @staticmethod
     def _flatten(args: t.Sequence[t.Any]) -> t.List[SmartSimEntity]:
@@ -190,7 +204,7 @@ class Controller:
         for arg in args:
             if isinstance(arg, (list, tuple)):
                 out.extend(Controller._flatten(arg))
-            elif isinstance(arg, (Model, Ensemble)) or _is_db(arg):
+            elif isinstance(arg, (Model, Ensemble, Orchestrator)):
                 out.append(arg)
             elif isinstance(arg, SmartSimEntity) or hasattr(arg, "entities"):
                 raise SSUnsupportedError(
@@ -226,17 +240,15 @@ class Controller:
             if entity.name in seen:
                 raise EntityExistsError(f"{entity.type} {entity.name!r} was passed to start twice")
             seen.add(entity.name)
-        dbs = [entity for entity in entities if _is_db(entity)]
+        dbs = [entity for entity in entities if isinstance(entity, Orchestrator)]
         if dbs:
-            from ...database._launch import start_databases  # pylint: disable=import-outside-toplevel
-
-            start_databases(self, dbs, kill_on_interrupt)
-            entities = [entity for entity in entities if not _is_db(entity)]
+            self._start_databases(dbs, kill_on_interrupt)
+            entities = [entity for entity in entities if not isinstance(entity, Orchestrator)]
             if not entities:
                 return
         cap_pool = Pool(resolve_max_concurrent(max_concurrent)) if max_concurrent is not None else None
         previous = self._manifest.previous_outcomes() if only_failed else {}
-        env_base = _EnvBase(self.launcher.token)
+        env_base = _EnvBase(launcher.token)
         tasks: t.List[Task] = []
         skipped = 0
         checked: t.Set[str] = set()
@@ -249,19 +261,26 @@ class Controller:
             tasks.extend(made)
             skipped += skip
         # everything is valid: from here on nothing raises before the launch
-        names = [e.name for e in entities]
+        if only_failed and skipped:
+            logger.info(f"only_failed: relaunching {len(tasks)} members, keeping {skipped} that "
+                        "completed or are still running")
+        batch = self._submit(tasks, [e.name for e in entities], kill_on_interrupt, {
+            "skipped": skipped, "only_failed": bool(only_failed), "block": bool(block),
+            "max_concurrent": cap_pool.cap if cap_pool is not None else self.max_concurrent})
+        if block:
+            self._block(batch, kill_on_interrupt, progress)
+
+    def _submit(self, tasks: t.List[Task], names: t.List[str], kill_on_interrupt: bool,
+                record: t.Dict[str, t.Any]) -> _Batch:
+        """Hand validated tasks to the launcher as one batch (``record``: the manifest's
+        fields of this start)."""
+        launcher = self.launcher
         self._known.update(names)
         self.kill_on_interrupt = kill_on_interrupt
         self._ensure_exit_hook()
         install_sigint_handler()
-        self._manifest.event({
-            "event": "start", "time": time.time(), "entities": names, "members": len(tasks),
-            "skipped": skipped, "only_failed": bool(only_failed), "block": bool(block),
-            "max_concurrent": cap_pool.cap if cap_pool is not None else self.max_concurrent},
-            flush=True)
-        if only_failed and skipped:
-            logger.info(f"only_failed: relaunching {len(tasks)} members, keeping {skipped} that "
-                        "completed or are still running")
+        self._manifest.event({"event": "start", "time": time.time(), "entities": names,
+                              "members": len(tasks), **record}, flush=True)
         batch = _Batch(self, tasks)
         if tasks:
             with launcher.cond:
@@ -272,8 +291,27 @@ class Controller:
                 if self._live:
                     self._idle.clear()
             launcher.submit(tasks)
-        if block:
-            self._block(batch, kill_on_interrupt, progress)
+        return batch
+
+    def _start_databases(self, dbs: t.List[Orchestrator], kill_on_interrupt: bool) -> None:
+        """Launch the shards of ``dbs`` as one batch and return once every database answers
+        (cluster formed, executors registered)."""
+        for orc in dbs:
+            if orc.batch:
+                self._check_batch_support("Orchestrator", orc.name)
+        reg = self._databases
+        env = _EnvBase(self.launcher.token).encoded()
+        tasks, launches = _db.prepare_databases(reg, dbs, self._runs, env)
+        t0 = time.perf_counter()
+        self._submit(tasks, [orc.name for orc in dbs], kill_on_interrupt, {
+            "skipped": 0, "only_failed": False, "block": False, "max_concurrent": None})
+        try:
+            _db.await_databases(reg, launches, self.launcher, env)
+        except BaseException:
+            self._manifest.checkpoint()
+            raise
+        logger.debug(f"databases {', '.join(orc.name for orc in dbs)} ready in "
+                     f"{time.perf_counter() - t0:.3f} s")
 
     def _model_tasks(self, model: Model, env_base: "_EnvBase", pool: t.Optional[Pool],
                      only_failed: bool, previous: t.Dict[str, t.Dict[str, t.Any]],
@@ -292,9 +330,7 @@ class Controller:
             if not self.launcher.capabilities.colocated_db:
                 raise SSUnsupportedError(f"Model {model.name!r} has a colocated database: the "
                                          f"{self.launcher_name} launcher cannot start one")
-            from ...database._launch import colocated_argv  # pylint: disable=import-outside-toplevel
-
-            argv = colocated_argv(self, model, argv)
+            argv = _db.colocated_argv(self._databases, model, argv)
         path = os.fspath(model.path)
         self._make_dir(path, "Model", model.name)
         env = self._env(rs, env_base, model)
@@ -561,7 +597,7 @@ class Controller:
     def _members(self, entity: SmartSimEntity) -> t.Iterator[str]:
         if isinstance(entity, Ensemble):
             yield from entity.member_names()
-        elif _is_db(entity):
+        elif isinstance(entity, Orchestrator):
             yield from (node.name for node in entity.entities)
         else:
             yield entity.name
@@ -612,7 +648,7 @@ class Controller:
                     f"Cannot stop {entity.type} {entity.name!r}: it was never started by experiment "
                     f"{self.exp_name!r}")
         for entity in entities:
-            if _is_db(entity):
+            if isinstance(entity, Orchestrator):
                 entity._stopped()  # pylint: disable=protected-access
         if not to_stop:
             return
@@ -661,13 +697,13 @@ _ITEM_CACHE: t.Dict[t.Tuple[str, str], bytes] = {}  # encoded K=V items shared b
 class _EnvBase:
     """The driver's environment at ``start`` (plus the launch token), encoded once."""
 
-    __slots__ = ("base", "_encoded", "_index")
+    __slots__ = ("base", "_encoded", "_position")
 
     def __init__(self, token: str) -> None:
         self.base = dict(os.environ)
         self.base[TOKEN_VAR] = token
         self._encoded: t.Optional[t.List[bytes]] = None
-        self._index: t.Optional[t.Dict[str, int]] = None
+        self._position: t.Optional[t.Dict[str, int]] = None  # key -> its place in ``base``
 
     def encoded(self) -> t.List[bytes]:
         if self._encoded is None:
@@ -680,10 +716,10 @@ class _EnvBase:
         base = self.encoded()
         if not extra:
             return base
-        if self._index is None:
-            self._index = {key: i for i, key in enumerate(self.base)}
+        if self._position is None:
+            self._position = {key: i for i, key in enumerate(self.base)}
         out = list(base)
-        index = self._index
+        index = self._position
         cache = _ITEM_CACHE
         for key, value in extra.items():
             item = cache.get((key, value))

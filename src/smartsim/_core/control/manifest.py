@@ -56,7 +56,7 @@ class _Fold:
         self.sessions: t.List[t.Dict[str, t.Any]] = []
         self.starts: t.List[t.Dict[str, t.Any]] = []
         self.runs: t.List[t.Dict[str, t.Any]] = []
-        self._index: t.Dict[t.Tuple[str, str, int], t.Dict[str, t.Any]] = {}
+        self._by_run: t.Dict[t.Tuple[str, str, int], t.Dict[str, t.Any]] = {}
 
     def add(self, ev: t.Dict[str, t.Any]) -> None:
         kind = ev.get("event")
@@ -69,11 +69,11 @@ class _Fold:
                 "launched_at_epoch": ev.get("time"), "ended_at_epoch": None,
                 "status": None, "returncode": None, "elapsed": None,
             }
-            self._index[(run["session"], run["name"], run["run_id"])] = run
+            self._by_run[(run["session"], run["name"], run["run_id"])] = run
             self.runs.append(run)
         elif kind == "end":
             key = (ev.get("session"), ev.get("name"), ev.get("run_id"))
-            run = self._index.get(key)  # type: ignore[arg-type]
+            run = self._by_run.get(key)  # type: ignore[arg-type]
             if run is None:  # ended without a launch: cancelled while queued, or failed to spawn
                 run = {
                     "name": ev.get("name"), "type": ev.get("type"), "ensemble": ev.get("ensemble"),
@@ -82,7 +82,7 @@ class _Fold:
                     "out": ev.get("out"), "err": ev.get("err"),
                     "launched_at_epoch": None,
                 }
-                self._index[key] = run  # type: ignore[index]
+                self._by_run[key] = run  # type: ignore[index]
                 self.runs.append(run)
             run["ended_at_epoch"] = ev.get("time")
             run["status"] = ev.get("status")

@@ -391,7 +391,7 @@ class Generator:
                     dirs = [prefix + str(i).encode() for i in member_ids]
                     sub_index = np.ascontiguousarray(table[positions[rows]][:, cols])
                     if tset is not None:
-                        logs = self._member_logs(ens.name, member_ids, tset, sub_index, cols, ens)
+                        logs = self._params_logs(ens.name, member_ids, tset, sub_index, cols, ens)
                         job = (tset.compiled, tset.out_names, dirs, sub_index, slot_columns, values,
                                tset.subdirs, logs, PARAMS_LOG_NAME.encode() if logs else None, True)
                     else:
@@ -411,7 +411,7 @@ class Generator:
             os.makedirs(dst, exist_ok=True)
             self._place_files(files, dst)
 
-    def _member_logs(self, ens_name: str, member_ids: t.List[int], tset: _TemplateSet,
+    def _params_logs(self, ens_name: str, member_ids: t.List[int], tset: _TemplateSet,
                      index: np.ndarray, cols: t.List[int], ens: Ensemble) -> t.Optional[t.List[bytes]]:
         """Per-member ``smartsim_params.txt`` contents (None when no template uses a param)."""
         used = [tpl.used_params for tpl in tset.compiled]

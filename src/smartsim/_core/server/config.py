@@ -16,11 +16,16 @@ Executor secret: whoever starts a server writes a fresh random secret to a 0600 
 presents the secret when it registers, so no other client can act as the executor (see
 ``aimodule/PROTOCOL.md``). The file, not the secret, is the argument because Redis 7 shows
 module arguments to any client (``MODULE LIST``).
+
+Also here: the start-up knobs read from the environment (``start_timeout``, ``executor_*``),
+shared by the Orchestrator, its shard start (``shards``) and colocated databases. This
+module imports nothing from the package: the colocated wrapper loads it on its own.
 """
 from __future__ import annotations
 
 import os
 import secrets
+import sys
 import typing as t
 
 RDB_FILENAME = "dump.rdb"
@@ -184,3 +189,63 @@ def max_rdb_version(server_version: t.Sequence[int]) -> int:
         if tuple(server_version[:2]) >= (major, minor):
             best = rdb
     return best
+
+
+def module_args(queue: t.Optional[int], inter: t.Optional[int], intra: t.Optional[int]) -> t.List[str]:
+    """The module's load arguments for RedisAI's thread settings (unset ones left out)."""
+    args: t.List[str] = []
+    for name, value in (("THREADS_PER_QUEUE", queue), ("INTER_OP_PARALLELISM", inter),
+                        ("INTRA_OP_PARALLELISM", intra)):
+        if value:
+            args += [name, str(int(value))]
+    return args
+
+
+# ------------------------------------------------------------------------------------------
+# start-up knobs
+
+
+def start_timeout() -> float:
+    """Seconds a database may take to answer after launch (``SMARTSIM_DB_START_TIMEOUT``)."""
+    try:
+        return float(os.environ.get("SMARTSIM_DB_START_TIMEOUT", "120"))
+    except ValueError:
+        return 120.0
+
+
+def executor_start_timeout() -> float:
+    """Seconds to wait for executor sidecars to register (``SMARTSIM_EXECUTOR_START_TIMEOUT``)."""
+    try:
+        return float(os.environ.get("SMARTSIM_EXECUTOR_START_TIMEOUT", "60"))
+    except ValueError:
+        return 60.0
+
+
+def executor_wanted() -> bool:
+    """Start executor sidecars? (``SMARTSIM_EXECUTOR=0`` turns them off; they are also left
+    out when the module is not built or no ML runtime is installed.)"""
+    if os.environ.get("SMARTSIM_EXECUTOR", "1").strip().lower() in ("0", "no", "off", "false"):
+        return False
+    return _ml_runtime_present()
+
+
+_ML_PRESENT: t.Optional[bool] = None
+
+
+def _ml_runtime_present() -> bool:
+    global _ML_PRESENT  # pylint: disable=global-statement
+    if _ML_PRESENT is None:
+        import importlib.util  # pylint: disable=import-outside-toplevel
+
+        _ML_PRESENT = any(importlib.util.find_spec(m) is not None
+                          for m in ("torch", "onnxruntime", "tensorflow"))
+    return _ML_PRESENT
+
+
+def executor_argv(device: str = "CPU", threads: t.Optional[int] = None) -> t.List[str]:
+    """Executor command line without its connection options."""
+    argv = [sys.executable, "-m", "smartsim._core.executor", "--device", device]
+    if threads:
+        argv += ["--threads", str(int(threads))]
+    extra = os.environ.get("SMARTSIM_EXECUTOR_ARGS", "").split()
+    return argv + extra

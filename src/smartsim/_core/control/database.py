@@ -1,13 +1,17 @@
-"""The controller's database hooks: start orchestrators, wrap colocated models, and hand
+"""The controller's database step: start orchestrators, wrap colocated models, and hand
 every launched entity its database environment.
 
-The controller calls two functions (and ``Orchestrator._stopped`` when it stops one):
+``Controller.start`` calls, for the orchestrators among its entities (before the models of
+the same call are prepared):
 
-* ``start_databases(ctrl, orchestrators, kill_on_interrupt)`` from ``Controller.start``,
-  before the models of the same call are prepared: launches the shards, waits until the
-  databases answer (cluster formed), starts the executor sidecars;
-* ``colocated_argv(ctrl, model, argv)`` from ``Controller._model_tasks`` for a model with
-  ``colocated_db_settings``: the wrapped command line that starts its database first.
+* ``prepare_databases(reg, dbs, runs, env)``: checks (already running, identifier or port
+  in use) and the shards' config files; returns the shard tasks, which the controller
+  submits through its launcher like any other batch;
+* ``await_databases(reg, launches, launcher, env)``: starts the executor sidecars through
+  the same launcher and returns once every database answers (cluster formed).
+
+``colocated_argv(reg, model, argv)`` is called from ``Controller._model_tasks`` for a model
+with ``colocated_db_settings``: the wrapped command line that starts its database first.
 
 The environment is added by ``DBRegistry.env_for``, registered as one of the controller's
 ``env_hooks`` the first time a database is started or a colocated model is launched:
@@ -20,25 +24,22 @@ from __future__ import annotations
 import json
 import os
 import sys
-import time
 import typing as t
 
-from .._core.server import config as _config
-from .._core.server import discovery as _discovery
-from .._core.server import net as _net
-from ..error import EntityRunningError, SmartSimError, SSDBIDConflictError, SSInternalError
-from ..log import get_logger
-from .orchestrator import (CLUSTERED, STANDALONE, Orchestrator, _module_args, db_suffix,
-                           executor_argv, executor_start_timeout, executor_wanted,
-                           start_timeout)
+from ...database.orchestrator import CLUSTERED, STANDALONE, Orchestrator, db_suffix
+from ...entity.ensemble import EnsembleMember
+from ...error import EntityRunningError, SmartSimError, SSDBIDConflictError, SSInternalError
+from ..launcher.base import Task
+from ..server import config as _config
+from ..server import discovery as _discovery
+from ..server import net as _net
+from ..server import shards as _shards
 
 if t.TYPE_CHECKING:
-    from .._core.control.controller import Controller
-    from ..entity.model import Model
+    from ...entity.model import Model
+    from ..launcher.base import Launcher
 
-logger = get_logger(__name__)
-
-WRAPPER = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "_core", "server",
+WRAPPER = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "server",
                        "colocated.py")
 
 
@@ -55,17 +56,17 @@ class DBRegistry:
             self.dbs.append(orc)
 
     def active(self) -> t.List[Orchestrator]:
-        return [orc for orc in self.dbs if orc._running()]
+        return [orc for orc in self.dbs if orc._running()]  # pylint: disable=protected-access
 
     def db_env(self) -> t.Dict[str, str]:
         """``SSDB<suffix>``/``SR_DB_TYPE<suffix>`` (and password) of the running databases."""
         active = self.active()
-        key = tuple((id(orc), orc._launch.generation if orc._launch else 0) for orc in active)
+        key = tuple((id(orc), getattr(_current(orc), "generation", 0)) for orc in active)
         if key != self._env_key:
             env: t.Dict[str, str] = {}
             for orc in active:
                 suffix = db_suffix(orc.db_identifier)
-                addresses = orc._get_address()
+                addresses = orc._get_address()  # pylint: disable=protected-access
                 if not addresses:
                     continue
                 env[f"SSDB{suffix}"] = ",".join(addresses[:128])
@@ -103,6 +104,11 @@ class DBRegistry:
         return env
 
 
+def _current(orc: Orchestrator) -> t.Optional["_shards.ShardLaunch"]:
+    """The orchestrator's current start (None before the first)."""
+    return orc._launch  # pylint: disable=protected-access
+
+
 def _colocated_suffix(colo: t.Mapping[str, t.Any]) -> str:
     """Environment suffix of a colocated database: ``""`` without an identifier."""
     return "_" + colo["db_identifier"] if colo.get("db_identifier") else ""
@@ -114,54 +120,35 @@ def _colocated_password(colo: t.Mapping[str, t.Any]) -> t.Optional[str]:
 
 
 def _incoming_names(entity: t.Any) -> t.List[str]:
-    owner = getattr(entity, "_owner", None)
-    if owner is not None and hasattr(entity, "_index"):  # a lazy ensemble member: no materialising
-        state = owner._states.get(entity._index)
-        incoming = state["incoming_entities"] if state is not None else getattr(owner, "_incoming", [])
+    if isinstance(entity, EnsembleMember):  # read through the table: no materialising
+        incoming = entity.ensemble.member_table.incoming_entities(entity.position)
     else:
         incoming = getattr(entity, "incoming_entities", None) or []
     return [e.name for e in incoming]
 
 
 def _colocated_settings(entity: t.Any) -> t.Optional[t.Dict[str, t.Any]]:
-    owner = getattr(entity, "_owner", None)
-    if owner is not None and hasattr(entity, "_index"):
-        state = owner._states.get(entity._index)
-        rs = state["run_settings"] if state is not None else getattr(owner, "run_settings", None)
+    if isinstance(entity, EnsembleMember):  # its own settings if it has them, else the shared
+        table = entity.ensemble.member_table
+        state = table.overrides.get(entity.position)
+        rs = state.run_settings if state is not None else table.run_settings
     else:
         rs = getattr(entity, "run_settings", None)
     return getattr(rs, "colocated_db_settings", None) or None
-
-
-def registry(ctrl: "Controller") -> DBRegistry:
-    """The controller's registry; the first call adds its environment hook."""
-    reg = getattr(ctrl, "_db_registry", None)
-    if reg is None:
-        reg = DBRegistry()
-        ctrl._db_registry = reg  # type: ignore[attr-defined]
-        ctrl.env_hooks.append(reg.env_for)
-    return reg
-
-
-def active_databases(ctrl: "Controller") -> t.List[Orchestrator]:
-    reg = getattr(ctrl, "_db_registry", None)
-    return reg.active() if reg is not None else []
 
 
 # ------------------------------------------------------------------------------------------
 # standalone / sharded
 
 
-def start_databases(ctrl: "Controller", dbs: t.Sequence[Orchestrator], kill_on_interrupt: bool = True) -> None:
-    """Launch the shards of ``dbs`` and return once every database answers (cluster formed).
+def prepare_databases(reg: DBRegistry, dbs: t.Sequence[Orchestrator], runs: t.Mapping[str, t.List[Task]],
+                      env: t.List[bytes]) -> t.Tuple[t.List[Task], t.List["_shards.ShardLaunch"]]:
+    """The shard tasks of ``dbs`` (owner and pool left to the controller), and each
+    database's start, which now reports these tasks' addresses.
 
-    Raises before launching anything when a database is already running, its identifier is
-    in use by another running database (``SSDBIDConflictError``), or a port is taken."""
-    # pylint: disable=protected-access
-    from .._core.control.controller import _Batch, _EnvBase  # pylint: disable=import-outside-toplevel
-    from .._core.launcher.base import Task, install_sigint_handler  # pylint: disable=import-outside-toplevel
-
-    reg = registry(ctrl)
+    Raises before anything is launched when a database is already running, its identifier
+    is in use by another running database (``SSDBIDConflictError``), or a port is taken.
+    ``runs``: the controller's run history (``name -> [Task, ...]``)."""
     running = {id(orc) for orc in reg.active()}
     ids: t.Dict[str, Orchestrator] = {orc.db_identifier: orc for orc in reg.active()}
     for orc in dbs:
@@ -170,12 +157,12 @@ def start_databases(ctrl: "Controller", dbs: t.Sequence[Orchestrator], kill_on_i
             raise SSDBIDConflictError(
                 f"Database identifier {orc.db_identifier} has already been used. Pass in a "
                 "unique name for db_identifier")
-        launch = orc._launch
+        launch = _current(orc)
         if id(orc) in running or (launch is not None and any(task.live for task in launch.tasks)):
             raise EntityRunningError(
                 f"Orchestrator {orc.name!r} is already running; stop it before starting it again")
         for node in orc.entities:
-            history = ctrl._runs.get(node.name)
+            history = runs.get(node.name)
             if history and history[-1].live:
                 raise EntityRunningError(
                     f"Orchestrator {orc.name!r}: a database shard named {node.name} is still "
@@ -188,66 +175,52 @@ def start_databases(ctrl: "Controller", dbs: t.Sequence[Orchestrator], kill_on_i
                 raise SmartSimError(f"databases {seen_ports[node.port]!r} and {orc.name!r} both use "
                                     f"port {node.port}")
             seen_ports[node.port] = orc.name
-    prepared = [(orc, orc._prepare()) for orc in dbs]
-    env_base = _EnvBase(ctrl.launcher.token)
-    env = env_base.encoded()
+    launches = [_shards.prepare(orc) for orc in dbs]
     tasks: t.List[Task] = []
-    launches = []
-    for orc, shards in prepared:
+    for launch in launches:
+        orc = launch.orc
         mine = []
-        for node, argv in shards:
-            history = ctrl._runs.get(node.name)
+        for node, argv in launch.shards:
+            history = runs.get(node.name)
             base = os.path.join(orc.path, node.name)
-            task = Task(node.name, argv, orc.path, env, base + ".out", base + ".err", None,
-                        len(history) if history else 0, "DBNode", None, is_db=True)
-            mine.append(task)
+            mine.append(Task(node.name, argv, orc.path, env, base + ".out", base + ".err", None,
+                             len(history) if history else 0, "DBNode", None, is_db=True))
+        launch.begin(mine)
         tasks.extend(mine)
-        launches.append((orc, orc._begin(mine)))
-    ctrl._known.update(orc.name for orc in dbs)
-    ctrl.kill_on_interrupt = kill_on_interrupt
-    ctrl._ensure_exit_hook()
-    install_sigint_handler()
-    ctrl._manifest.event({
-        "event": "start", "time": time.time(), "entities": [orc.name for orc in dbs],
-        "members": len(tasks), "skipped": 0, "only_failed": False, "block": False,
-        "max_concurrent": None}, flush=True)
-    batch = _Batch(ctrl, tasks)
-    engine = ctrl.launcher
-    with engine.cond:
-        for task in tasks:
-            task.owner = batch
-            ctrl._runs.setdefault(task.name, []).append(task)
-    t0 = time.perf_counter()
-    engine.submit(tasks)
+    return tasks, launches
+
+
+def await_databases(reg: DBRegistry, launches: t.Sequence["_shards.ShardLaunch"], launcher: "Launcher",
+                    env: t.List[bytes]) -> None:
+    """After the shards were submitted to ``launcher``: start the executor sidecars through
+    it and return once every database answers. On failure (or Ctrl-C) every database of
+    the call is stopped before the error propagates."""
     try:
-        for orc, launch in launches:
+        for launch in launches:
             # executors start with their shards (they retry until the server answers), so
-            # their start-up overlaps the server's; _wait_ready waits for both
-            orc._start_sidecars(launch, env)
-        for orc, launch in launches:
-            orc._wait_ready(launch, start_timeout())
-            reg.add(orc)
+            # their start-up overlaps the server's; wait_ready waits for both
+            launch.start_sidecars(launcher, env)
+        for launch in launches:
+            launch.wait_ready(_config.start_timeout())
+            reg.add(launch.orc)
     except BaseException:
-        for orc, launch in launches:
-            orc._stopped()
-        engine.stop(tasks, 0.5)
-        engine.wait(tasks, 5.0)
-        ctrl._manifest.checkpoint()
+        for launch in launches:
+            launch.orc._stopped()  # pylint: disable=protected-access
+        tasks = [task for launch in launches for task in launch.tasks]
+        launcher.stop(tasks, 0.5)
+        launcher.wait(tasks, 5.0)
         raise
-    logger.debug(f"databases {', '.join(orc.name for orc in dbs)} ready in "
-                 f"{time.perf_counter() - t0:.3f} s")
 
 
 # ------------------------------------------------------------------------------------------
 # colocated
 
 
-def colocated_argv(ctrl: "Controller", model: "Model", argv: t.List[str]) -> t.List[str]:
+def colocated_argv(reg: DBRegistry, model: "Model", argv: t.List[str]) -> t.List[str]:
     """The command line of a model with a colocated database: the wrapper that starts the
     database, waits until it answers, runs ``argv`` and tears the database down."""
     settings = model.run_settings.colocated_db_settings
     assert settings
-    reg = registry(ctrl)
     colo_id = settings.get("db_identifier") or ""
     for orc in reg.active():
         if (db_suffix(orc.db_identifier)[1:] or "") == colo_id:
@@ -279,16 +252,16 @@ def colocated_argv(ctrl: "Controller", model: "Model", argv: t.List[str]) -> t.L
     cfg = _config.ShardConfig(
         name=f"{model.name}-db", directory=path, port=port, bind=bind, unix_socket=sock,
         socket_permissions=int(settings.get("socket_permissions") or 755), module=module,
-        module_args=_module_args(rai.get("threads_per_queue"), rai.get("inter_op_parallelism"),
-                                 rai.get("intra_op_parallelism")) if module else (),
+        module_args=_config.module_args(rai.get("threads_per_queue"), rai.get("inter_op_parallelism"),
+                                        rai.get("intra_op_parallelism")) if module else (),
         settings=extra, logfile=os.path.join(path, f"{model.name}-db.log"))
     # the wrapper writes a fresh executor secret here when it starts the database
     secret_file = (os.path.join(path, f"{model.name}-db.secret")
                    if module and _discovery.module_checks_executors(module) else None)
     executor = None
-    if secret_file and executor_wanted() and settings.get("executor", True):
+    if secret_file and _config.executor_wanted() and settings.get("executor", True):
         where = ["--socket", sock] if sock else ["--host", _net.LOOPBACK, "--port", str(port)]
-        executor = executor_argv(threads=rai.get("intra_op_parallelism")) + where + [
+        executor = _config.executor_argv(threads=rai.get("intra_op_parallelism")) + where + [
             "--parent-pid", "{redis_pid}", "--secret-file", secret_file]
     pin = settings.get("custom_pinning")
     spec = {
@@ -303,8 +276,8 @@ def colocated_argv(ctrl: "Controller", model: "Model", argv: t.List[str]) -> t.L
         "pin": [int(c) for c in str(pin).split(",") if c.strip()] if pin else None,
         "executor": executor,
         "log": cfg.logfile,
-        "timeout": start_timeout(),
-        "executor_timeout": executor_start_timeout(),
+        "timeout": _config.start_timeout(),
+        "executor_timeout": _config.executor_start_timeout(),
         "debug": bool(settings.get("debug")),
         "address": f"unix://{sock}" if sock else f"127.0.0.1:{port}",
     }
