@@ -29,8 +29,8 @@ from ...error import (EntityExistsError, EntityNotLaunchedError, EntityRunningEr
                       UnknownEntityError)
 from ...log import get_logger
 from ...status import SmartSimStatus
-from ..launcher.base import (DEFAULT_STOP_GRACE, TOKEN_VAR, Launcher, Pool, Task, add_exit_hook, encode_env,
-                             install_sigint_handler, launcher_class)
+from ..launcher.base import (DEFAULT_STOP_GRACE, TOKEN_VAR, BatchJob, Launcher, Pool, Task, add_exit_hook,
+                             encode_env, install_sigint_handler, launcher_class)
 from . import database as _db
 from .manifest import ManifestWriter
 from .progress import ProgressBar, progress_wanted
@@ -250,6 +250,7 @@ class Controller:
         previous = self._manifest.previous_outcomes() if only_failed else {}
         env_base = _EnvBase(launcher.token)
         tasks: t.List[Task] = []
+        jobs: t.List[BatchJob] = []
         skipped = 0
         checked: t.Set[str] = set()
         for entity in entities:
@@ -258,7 +259,12 @@ class Controller:
                                                   previous, checked)
             else:
                 made, skip = self._model_tasks(entity, env_base, cap_pool, only_failed, previous, checked)
-            tasks.extend(made)
+            batch_settings = getattr(entity, "batch_settings", None)
+            if batch_settings and made:
+                # one batch job per entity: a model, or every member of an ensemble as a step
+                jobs.append(BatchJob(entity.name, os.fspath(entity.path), batch_settings, made))
+            else:
+                tasks.extend(made)
             skipped += skip
         # everything is valid: from here on nothing raises before the launch
         if only_failed and skipped:
@@ -266,15 +272,17 @@ class Controller:
                         "completed or are still running")
         batch = self._submit(tasks, [e.name for e in entities], kill_on_interrupt, {
             "skipped": skipped, "only_failed": bool(only_failed), "block": bool(block),
-            "max_concurrent": cap_pool.cap if cap_pool is not None else self.max_concurrent})
+            "max_concurrent": cap_pool.cap if cap_pool is not None else self.max_concurrent}, jobs)
         if block:
             self._block(batch, kill_on_interrupt, progress)
 
     def _submit(self, tasks: t.List[Task], names: t.List[str], kill_on_interrupt: bool,
-                record: t.Dict[str, t.Any]) -> _Batch:
-        """Hand validated tasks to the launcher as one batch (``record``: the manifest's
-        fields of this start)."""
+                record: t.Dict[str, t.Any], jobs: t.Sequence[BatchJob] = ()) -> _Batch:
+        """Hand validated tasks to the launcher as one batch: ``tasks`` as steps, each of
+        ``jobs`` as one batch job (``record``: the manifest's fields of this start)."""
         launcher = self.launcher
+        job_tasks = [task for job in jobs for task in job.tasks]
+        tasks = tasks + job_tasks
         self._known.update(names)
         self.kill_on_interrupt = kill_on_interrupt
         self._ensure_exit_hook()
@@ -290,8 +298,27 @@ class Controller:
                 self._live += sum(1 for task in tasks if not task.is_db)
                 if self._live:
                     self._idle.clear()
-            launcher.submit(tasks)
+            steps = tasks[:len(tasks) - len(job_tasks)]
+            if steps:
+                launcher.submit(steps)
+            for i, job in enumerate(jobs):
+                try:
+                    launcher.submit_batch(job)
+                except BaseException:
+                    # the jobs not submitted never ran: end their tasks so nothing waits on them
+                    self._never_launched([task for other in jobs[i:] for task in other.tasks])
+                    raise
         return batch
+
+    def _never_launched(self, tasks: t.List[Task]) -> None:
+        with self.launcher.cond:
+            for task in tasks:
+                if task.owner is not None and task.status not in _TERMINAL:
+                    task.status = _FAILED
+                    task.error = "the batch job was not submitted"
+                    task.t_end = time.time()
+                    task.owner._on_end(task)
+            self.launcher.cond.notify_all()
 
     def _start_databases(self, dbs: t.List[Orchestrator], kill_on_interrupt: bool) -> None:
         """Launch the shards of ``dbs`` as one batch and return once every database answers
@@ -340,11 +367,9 @@ class Controller:
         return [task], 0
 
     def _check_batch_support(self, etype: str, name: str) -> None:
-        # batch jobs go through the launcher's batch submission, which no launcher has yet
-        what = "does not support batch workloads" if not self.launcher.capabilities.batch else \
-            "supports batch workloads, but batch launch is not wired into the controller yet"
-        raise SSUnsupportedError(f"{etype} {name!r} has batch settings: the {self.launcher_name} "
-                                 f"launcher {what}")
+        if not self.launcher.capabilities.batch:
+            raise SSUnsupportedError(f"{etype} {name!r} has batch settings: the {self.launcher_name} "
+                                     "launcher does not support batch workloads")
 
     def _ensemble_tasks(self, ens: Ensemble, env_base: "_EnvBase", pool: Pool, only_failed: bool,
                         previous: t.Dict[str, t.Dict[str, t.Any]],

@@ -1,8 +1,8 @@
 """The driver watchdog: a tiny process that ends every member when the driver dies.
 
-Run as ``python -I -S _watchdog.py <driver_pid> <token>`` with its stdin a pipe from the
-driver; standard library only, so it starts in a few milliseconds and imports nothing
-that could fail.
+Run as ``python -I -S _watchdog.py <driver_pid> <token> [<cancel command>...]`` with its
+stdin a pipe from the driver; standard library only, so it starts in a few milliseconds and
+imports nothing that could fail.
 
 The driver writes ``+<pgid>`` when it starts a member (every member leads its own process
 group) and ``-<pgid>`` once it has reaped it. The watchdog waits on a pidfd of the driver
@@ -16,7 +16,12 @@ already at start-up) it sweeps:
 2. up to ``GRACE`` seconds for them to go;
 3. ``SIGKILL`` to whatever is left, rescanning until nothing carries the token.
 
-Then it exits. Why a separate process and not ``PR_SET_PDEATHSIG`` in the child's
+Then it exits.
+
+Scheduler jobs are not processes of this host: a launcher that submits them (e.g. Slurm's
+``sbatch``) starts the watchdog with its cancel command (``scancel``) and writes ``=<job id>``
+when a job is submitted and ``~<job id>`` once it has ended; when the driver is gone the
+watchdog runs ``<cancel command> <job id>...`` for the jobs still registered, before the sweep. Why a separate process and not ``PR_SET_PDEATHSIG`` in the child's
 ``preexec_fn``: see ``smartsim._core.launcher.local``.
 """
 import os
@@ -100,8 +105,8 @@ def sweep(pgids: "set[int]", token: bytes) -> None:
         time.sleep(0.01)
 
 
-def _apply(data: bytes, pgids: "set[int]") -> bytes:
-    """Apply complete ``+pgid``/``-pgid`` lines; return the incomplete tail."""
+def _apply(data: bytes, pgids: "set[int]", jobs: "set[bytes]") -> bytes:
+    """Apply complete ``+pgid``/``-pgid``/``=job``/``~job`` lines; return the incomplete tail."""
     lines = data.split(b"\n")
     pending = lines.pop()
     for line in lines:
@@ -109,10 +114,26 @@ def _apply(data: bytes, pgids: "set[int]") -> bytes:
             pgids.add(int(line[1:]))
         elif line[:1] == b"-":
             pgids.discard(int(line[1:]))
+        elif line[:1] == b"=":
+            jobs.add(line[1:])
+        elif line[:1] == b"~":
+            jobs.discard(line[1:])
     return pending
 
 
-def _drain(pgids: "set[int]", pending: bytes) -> None:
+def cancel_jobs(command: "list[str]", jobs: "set[bytes]") -> None:
+    if not command or not jobs:
+        return
+    try:
+        import subprocess  # only here: most drivers never submit a job
+
+        subprocess.run(command + sorted(job.decode() for job in jobs), stdin=subprocess.DEVNULL,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=30, check=False)
+    except (OSError, ValueError, subprocess.SubprocessError):
+        pass
+
+
+def _drain(pgids: "set[int]", jobs: "set[bytes]", pending: bytes) -> None:
     """Read what the driver wrote before it died (it may die before our loop ever ran).
 
     Non-blocking: a process that inherited the pipe's write end must not hold us up.
@@ -128,15 +149,17 @@ def _drain(pgids: "set[int]", pending: bytes) -> None:
             return
         if not data:
             return
-        pending = _apply(pending + data, pgids)
+        pending = _apply(pending + data, pgids, jobs)
 
 
 def main(argv: "list[str]") -> int:
     driver = int(argv[1])
     token = argv[2].encode()
+    cancel = list(argv[3:])
     for sig in (signal.SIGINT, signal.SIGHUP, signal.SIGTERM, signal.SIGQUIT):
         signal.signal(sig, signal.SIG_IGN)
     pgids: "set[int]" = set()
+    jobs: "set[bytes]" = set()
     try:
         pidfd = os.pidfd_open(driver)
     except (OSError, AttributeError):
@@ -159,8 +182,9 @@ def main(argv: "list[str]") -> int:
                 data = b""
             if not data:
                 break
-            pending = _apply(pending + data, pgids)
-    _drain(pgids, pending)
+            pending = _apply(pending + data, pgids, jobs)
+    _drain(pgids, jobs, pending)
+    cancel_jobs(cancel, jobs)
     sweep(pgids, token)
     return 0
 

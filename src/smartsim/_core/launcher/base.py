@@ -139,6 +139,24 @@ class Task:
         return f"Task({self.name!r}, run {self.run_id}, {self.status.value}, pid={self.pid})"
 
 
+class BatchJob:
+    """Tasks that run inside one batch job: an entity with batch settings -- a model, or all
+    members of an ensemble, each member a step of the one job. The launcher writes the
+    script in its scheduler's syntax from ``batch_settings`` and the tasks' commands."""
+
+    __slots__ = ("name", "cwd", "batch_settings", "tasks", "job_id")
+
+    def __init__(self, name: str, cwd: str, batch_settings: t.Any, tasks: t.List[Task]) -> None:
+        self.name = name
+        self.cwd = cwd
+        self.batch_settings = batch_settings
+        self.tasks = tasks
+        self.job_id: t.Optional[str] = None
+
+    def __repr__(self) -> str:
+        return f"BatchJob({self.name!r}, {len(self.tasks)} tasks, job {self.job_id})"
+
+
 class Listener(t.Protocol):  # pragma: no cover - typing only
     """A task's ``owner``: told of its launch and end (launcher thread, under ``cond``)."""
 
@@ -209,6 +227,10 @@ class Launcher(abc.ABC):
         """Start many tasks in one call (each with its ``pool`` set); they start as their
         pools allow. With ``wait_launched``, return once the first wave is running."""
 
+    def submit_batch(self, job: BatchJob) -> None:
+        """Submit one batch job running ``job.tasks``; its tasks become Queued at once."""
+        raise SSUnsupportedError(f"the {self.name} launcher does not support batch workloads")
+
     def poll(self, tasks: t.Sequence[Task]) -> None:
         """Bring the statuses of many tasks up to date with one scheduler query. Launchers
         that are told of every change as it happens (local processes) have nothing to do."""
@@ -237,7 +259,8 @@ class Launcher(abc.ABC):
 _REGISTRY: t.Dict[str, t.Type[Launcher]] = {}
 # The launchers this package ships: their module registers them when first needed, so that
 # making an Experiment or Orchestrator imports no launcher machinery.
-_BUILTIN: t.Dict[str, str] = {"local": "smartsim._core.launcher.local"}
+_BUILTIN: t.Dict[str, str] = {"local": "smartsim._core.launcher.local",
+                               "slurm": "smartsim._core.launcher.slurm"}
 _INSTANCES: t.Dict[t.Type[Launcher], Launcher] = {}
 _INSTANCES_LOCK = threading.Lock()
 
@@ -245,7 +268,6 @@ _INSTANCES_LOCK = threading.Lock()
 # accepts them (settings can be made and previewed) and ``start`` says they are not built.
 # Each has its detector here so that ``"auto"`` names the scheduler that is present.
 _KNOWN_SCHEDULERS: t.Dict[str, t.Callable[[], bool]] = {
-    "slurm": lambda: bool(shutil.which("sbatch") and shutil.which("srun")),
     "lsf": lambda: bool(shutil.which("bsub")),
     "pbs": lambda: bool(shutil.which("qsub") and shutil.which("qstat") and not shutil.which("cqstat")),
     "cobalt": lambda: bool(shutil.which("qsub")),
@@ -299,10 +321,10 @@ def launcher_class(name: str) -> t.Type[Launcher]:
 
 
 def detect_launcher() -> str:
-    """The workload manager found here (registered launchers first, in registration order,
-    then the schedulers SmartSim names), else ``local``."""
-    for name, cls in _REGISTRY.items():
-        if name != "local" and cls.detect():
+    """The workload manager found here (the launchers this package ships and those registered,
+    in that order, then the schedulers SmartSim names), else ``local``."""
+    for name in registered_launchers():
+        if name != "local" and launcher_class(name).detect():
             return name
     for name, present in _KNOWN_SCHEDULERS.items():
         if name not in _REGISTRY and present():

@@ -181,6 +181,9 @@ class LocalLauncher(Launcher):
 
     name = "local"
     capabilities = Capabilities(steps=True, batch=False, colocated_db=True)
+    #: what the watchdog runs with the ids of the jobs still registered when the driver dies
+    #: (schedulers that submit jobs set it; local processes need none)
+    cancel_command: t.ClassVar[t.Tuple[str, ...]] = ()
 
     def __init__(self) -> None:
         self.cond = threading.Condition(threading.Lock())
@@ -309,7 +312,8 @@ class LocalLauncher(Launcher):
             try:
                 # pylint: disable-next=consider-using-with
                 proc = subprocess.Popen(
-                    [sys.executable, "-I", "-S", script, str(os.getpid()), self.token],
+                    [sys.executable, "-I", "-S", script, str(os.getpid()), self.token,
+                     *self.cancel_command],
                     stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                     close_fds=True, start_new_session=True, env=env)
             except OSError as exc:  # pragma: no cover - no interpreter to run it

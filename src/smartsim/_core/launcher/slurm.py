@@ -1,0 +1,296 @@
+"""The Slurm launcher: steps through ``srun``, batch jobs through ``sbatch``.
+
+Steps. A model or ensemble member with ``SrunSettings`` runs as the ``srun ...`` command its
+settings format; ``srun`` itself is a process of the driver, so the local engine
+(``local.py``) starts and reaps it exactly as it does any process: inside an allocation
+(``SLURM_JOB_ID`` set) the step runs in that allocation, outside one ``srun`` makes its own.
+``srun``'s exit status is the step's (the highest of its tasks), a step's status is known
+the moment ``srun`` exits without asking the scheduler, ``stop`` is ``SIGTERM`` to ``srun``
+(Slurm then cancels the step: "forcing job termination") and the watchdog's sweep of a killed
+driver ends the steps the same way.
+
+Batch jobs. An entity with batch settings becomes ONE job (``sbatch --parsable``): its script
+runs every task (the model, or each ensemble member as a step, all in the background) and
+records each task's exit status in ``<task cwd>/<task name>.exitcode`` -- the status
+"recorded by the step itself", which works without ``slurmdbd`` accounting. One poller
+thread asks ``squeue`` once per interval for ALL our jobs (``--me --states=all``, so jobs
+that just ended still show their state); when a job has ended, each task's status comes from
+its exit-status file, else from ``sacct`` (when accounting is there) or the last ``squeue``
+state. ``stop`` is one ``scancel`` for the jobs involved. Job ids go to the watchdog, which
+``scancel``s the ones still registered if the driver is killed.
+"""
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import subprocess
+import threading
+import time
+import typing as t
+
+from ...error import LauncherError
+from ...log import get_logger
+from ...status import SmartSimStatus
+from .base import DEFAULT_STOP_GRACE, BatchJob, Capabilities, Task, register_launcher
+from .local import LocalLauncher
+
+logger = get_logger(__name__)
+
+_QUEUED = SmartSimStatus.STATUS_QUEUED
+_RUNNING = SmartSimStatus.STATUS_RUNNING
+_COMPLETED = SmartSimStatus.STATUS_COMPLETED
+_FAILED = SmartSimStatus.STATUS_FAILED
+_CANCELLED = SmartSimStatus.STATUS_CANCELLED
+
+# squeue %T states (Slurm 22.05) that mean "not started yet" / "running"
+_WAITING = frozenset(("PENDING", "CONFIGURING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED",
+                      "RESV_DEL_HOLD", "SPECIAL_EXIT", "SUSPENDED", "STOPPED", "RESIZING"))
+_ACTIVE = frozenset(("RUNNING", "COMPLETING", "SIGNALING", "STAGE_OUT"))
+EXIT_SUFFIX = ".exitcode"
+
+
+def _run(argv: t.List[str], timeout: float = 60.0) -> subprocess.CompletedProcess:
+    try:
+        return subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
+                              stdin=subprocess.DEVNULL, check=False)
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise LauncherError(f"could not run {' '.join(argv[:2])}: {exc}") from exc
+
+
+def _pair_args(args: t.List[str]) -> t.List[str]:
+    """``format_batch_args()`` items as one directive each: ``-p debug`` stays together."""
+    out: t.List[str] = []
+    i = 0
+    while i < len(args):
+        item = args[i]
+        if item.startswith("-") and not item.startswith("--") and i + 1 < len(args) \
+                and not args[i + 1].startswith("-"):
+            out.append(f"{item} {args[i + 1]}")
+            i += 2
+        else:
+            out.append(item)
+            i += 1
+    return out
+
+
+def batch_script(job: BatchJob, driver_env: t.AbstractSet[bytes]) -> str:
+    """The job's script: directives, preamble, then each task in the background, recording
+    its exit status, and a final ``wait``."""
+    bs = job.batch_settings
+    lines = ["#!/bin/bash", f"#SBATCH --job-name={job.name}",
+             f"#SBATCH --output={os.path.join(job.cwd, job.name + '.batch.out')}",
+             f"#SBATCH --error={os.path.join(job.cwd, job.name + '.batch.err')}"]
+    lines += [f"#SBATCH {directive}" for directive in _pair_args(list(bs.format_batch_args()))]
+    lines += list(bs.preamble)
+    lines += [
+        "",
+        "# <exit status file> <directory> <stdout> <stderr> <command...>",
+        "smartsim_task() {",
+        "    local rc_file=$1 dir=$2 out=$3 err=$4",
+        "    shift 4",
+        "    ( cd \"$dir\" && exec \"$@\" ) >\"$out\" 2>\"$err\"",
+        "    echo $? >\"$rc_file\"",
+        "}",
+        "",
+    ]
+    for task in job.tasks:
+        # the job starts with the driver's environment (sbatch exports it): set only what differs
+        extra = [kv.decode(errors="surrogateescape") for kv in task.env if kv not in driver_env]
+        command = (["env", *extra] if extra else []) + list(task.argv)
+        lines.append("smartsim_task " + " ".join(shlex.quote(part) for part in (
+            exit_file(task), task.cwd, task.out, task.err, *command)) + " &")
+    lines += ["wait", ""]
+    return "\n".join(lines)
+
+
+def exit_file(task: Task) -> str:
+    return os.path.join(task.cwd, task.name + EXIT_SUFFIX)
+
+
+@register_launcher
+class SlurmLauncher(LocalLauncher):
+    """Slurm: ``srun`` steps run as local processes, batch jobs are watched with ``squeue``."""
+
+    name = "slurm"
+    capabilities = Capabilities(steps=True, batch=True, colocated_db=True)
+    cancel_command = ("scancel",)
+
+    @classmethod
+    def detect(cls) -> bool:
+        return bool(shutil.which("sbatch") and shutil.which("srun"))
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.poll_interval = float(os.environ.get("SMARTSIM_SLURM_POLL_INTERVAL", "0.5"))
+        self._jobs: t.Dict[str, BatchJob] = {}
+        self._job_of: t.Dict[Task, str] = {}
+        self._started: t.Set[str] = set()
+        self._poller: t.Optional[threading.Thread] = None
+        self._accounting: t.Optional[bool] = None
+
+    # -- batch jobs ---------------------------------------------------------------------
+    def submit_batch(self, job: BatchJob) -> None:
+        if self._watchdog is None:
+            self._start_watchdog()
+        os.makedirs(job.cwd, exist_ok=True)
+        for task in job.tasks:
+            os.makedirs(task.cwd, exist_ok=True)
+            try:
+                os.unlink(exit_file(task))  # a status left by an earlier run must not be read
+            except FileNotFoundError:
+                pass
+        driver_env = set(_encoded_environ())
+        script = os.path.join(job.cwd, f"{job.name}.batch.sh")
+        with open(script, "w", encoding="utf-8") as handle:
+            handle.write(batch_script(job, driver_env))
+        os.chmod(script, 0o700)
+        proc = _run(["sbatch", "--parsable", script])
+        if proc.returncode != 0 or not proc.stdout.strip():
+            raise LauncherError(f"sbatch refused the batch job {job.name!r} ({script}): "
+                                f"{(proc.stderr or proc.stdout).strip() or f'exit status {proc.returncode}'}")
+        job.job_id = proc.stdout.strip().split(";")[0]
+        now = time.time()
+        with self.cond:
+            for task in job.tasks:
+                task.status = _QUEUED
+                task.pid = job.job_id
+                task.t_launch = now
+                self._job_of[task] = job.job_id
+            self._jobs[job.job_id] = job
+            self._wd_buf += b"=%s\n" % job.job_id.encode()
+            if self._poller is None:
+                self._poller = threading.Thread(target=self._poll_jobs, name="smartsim-slurm-poller",
+                                                daemon=True)
+                self._poller.start()
+        self._wakeup()  # the engine thread writes the job id to the watchdog
+        for task in job.tasks:
+            if task.owner is not None:
+                task.owner._on_spawned(task)
+
+    def _poll_jobs(self) -> None:
+        while True:
+            with self.cond:
+                jobs = dict(self._jobs)
+                if not jobs:
+                    self._poller = None
+                    return
+            try:
+                states = self._queue_states()
+            except LauncherError as exc:
+                logger.warning(f"squeue failed ({exc}); retrying")
+                time.sleep(self.poll_interval)
+                continue
+            with self.cond:
+                for job_id, job in jobs.items():
+                    state = states.get(job_id)
+                    if state in _WAITING:
+                        continue
+                    if state in _ACTIVE:
+                        self._job_started(job)
+                    else:
+                        self._job_ended(job, state)
+                for job in jobs.values():
+                    if job.tasks and job.tasks[0].owner is not None:
+                        job.tasks[0].owner._flush()
+                self.cond.notify_all()
+            self._wakeup()
+            time.sleep(self.poll_interval)
+
+    def _queue_states(self) -> t.Dict[str, str]:
+        """One ``squeue`` for every job of this user: job id -> state."""
+        proc = _run(["squeue", "--me", "--states=all", "--noheader", "--format=%i %T"])
+        if proc.returncode != 0:
+            raise LauncherError(proc.stderr.strip() or f"exit status {proc.returncode}")
+        states = {}
+        for line in proc.stdout.splitlines():
+            parts = line.split()
+            if len(parts) == 2:
+                states[parts[0]] = parts[1]
+        return states
+
+    def _job_started(self, job: BatchJob) -> None:
+        if job.job_id in self._started:
+            return
+        self._started.add(t.cast(str, job.job_id))
+        for task in job.tasks:
+            if task.status is _QUEUED:
+                task.status = _RUNNING
+                if task.owner is not None:
+                    task.owner._on_launch(task)
+
+    def _job_ended(self, job: BatchJob, state: t.Optional[str]) -> None:
+        job_id = t.cast(str, job.job_id)
+        if state is None or state == "COMPLETED":
+            state = self._accounted_state(job_id) or state
+        self._job_started(job)  # a job that ran between two polls still counts as launched
+        now = time.time()
+        for task in job.tasks:
+            if task.status not in (_QUEUED, _RUNNING):
+                continue
+            code = _read_exit(task)
+            if code is not None:
+                task.returncode = code
+                task.status = _COMPLETED if code == 0 else _FAILED
+            elif task.stopping or state == "CANCELLED":
+                task.status = _CANCELLED
+            else:
+                task.status = _FAILED
+                task.error = (f"batch job {job_id} ended ({state or 'no longer known to Slurm'}) before "
+                              f"{task.name} recorded an exit status; see "
+                              f"{os.path.join(job.cwd, job.name + '.batch.err')} and {task.err}")
+            task.t_end = now
+            self._job_of.pop(task, None)
+            if task.owner is not None:
+                task.owner._on_end(task)
+        del self._jobs[job_id]
+        self._started.discard(job_id)
+        self._wd_buf += b"~%s\n" % job_id.encode()
+
+    def _accounted_state(self, job_id: str) -> t.Optional[str]:
+        """The job's final state from ``sacct`` when accounting runs here, else None."""
+        if self._accounting is False:
+            return None
+        proc = _run(["sacct", "--noheader", "--parsable2", "--jobs", job_id, "--format=JobID,State"])
+        if proc.returncode != 0:
+            self._accounting = False  # "Slurm accounting storage is disabled"
+            return None
+        self._accounting = True
+        for line in proc.stdout.splitlines():
+            jid, _, state = line.partition("|")
+            if jid == job_id and state:
+                return state.split()[0]
+        return None
+
+    # -- stop / introspection -------------------------------------------------------------
+    def stop(self, tasks: t.Sequence[Task], grace: float = DEFAULT_STOP_GRACE) -> None:
+        with self.cond:
+            job_ids = {self._job_of[task] for task in tasks if task in self._job_of}
+            for task in tasks:
+                if task in self._job_of:
+                    task.stopping = True
+        local = [task for task in tasks if task not in self._job_of]
+        if local:
+            super().stop(local, grace)
+        if job_ids:
+            proc = _run(["scancel", *sorted(job_ids)])
+            if proc.returncode != 0:
+                logger.warning(f"scancel {' '.join(sorted(job_ids))}: {proc.stderr.strip()}")
+
+    def live_tasks(self) -> t.List[Task]:
+        tasks = super().live_tasks()
+        with self.cond:
+            tasks += [task for task in self._job_of if task.live]
+        return tasks
+
+
+def _read_exit(task: Task) -> t.Optional[int]:
+    try:
+        with open(exit_file(task), encoding="utf-8") as handle:
+            return int(handle.read().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def _encoded_environ() -> t.List[bytes]:
+    return [os.fsencode(k) + b"=" + os.fsencode(v) for k, v in os.environ.items()]
