@@ -8,6 +8,7 @@ Build switches (environment variables, read at build time):
 * ``HIREDIS_PREFIX=/path``      hiredis headers and library under ``/path`` (default: the
   system's; the client's reply parser links it).
 """
+import importlib.util
 import os
 import sys
 from pathlib import Path
@@ -82,6 +83,11 @@ extensions = [_extension(name) for name in FASTPATH
 
 AIMODULE_DIR = Path("src/smartsim/_core/aimodule")
 AIMODULE_NAME = "redisai.so"
+# Sources, flags and link step of the module: one definition shared with the test base.
+_spec = importlib.util.spec_from_file_location(
+    "aimodule_build", ROOT / "src" / "smartsim" / "_core" / "lib" / "aimodule_build.py")
+aimodule_build = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(aimodule_build)
 
 
 class BuildExt(build_ext):
@@ -96,32 +102,13 @@ class BuildExt(build_ext):
         self.build_aimodule()
 
     def build_aimodule(self):
-        sources = sorted(str(p) for p in (ROOT / AIMODULE_DIR).glob("*.c"))
-        if not sources:
+        if not aimodule_build.sources():
             return
         inplace = self.inplace or getattr(self, "editable_mode", False)
         out_root = ROOT / "src" if inplace else Path(self.build_lib)
-        out_dir = out_root / "smartsim" / "_core" / "lib"
-        out_dir.mkdir(parents=True, exist_ok=True)
-        compiler = self.compiler
-        flags = ["-fPIC", "-std=gnu11", "-Wall", "-Wextra", "-Werror", "-fvisibility=hidden"]
-        flags += ["-O0", "-g3"] if DEBUG else ["-O2", "-g"]
-        if SANITIZE:
-            flags += [f"-fsanitize={SANITIZE}", "-fno-omit-frame-pointer"]
-        objects = compiler.compile(
-            sources,
-            output_dir=os.path.join(self.build_temp, "aimodule"),
-            extra_preargs=flags,
-            include_dirs=[str(ROOT / AIMODULE_DIR)],
-        )
-        # Link with the plain C driver: no libpython, no Python init symbol.
-        compiler.link_shared_object(
-            objects,
-            AIMODULE_NAME,
-            output_dir=str(out_dir),
-            extra_postargs=["-shared", "-lpthread"] + ldflags,
-            target_lang="c",
-        )
+        aimodule_build.build(out_root / "smartsim" / "_core" / "lib",
+                             os.path.join(self.build_temp, "aimodule"), self.compiler,
+                             debug=DEBUG, sanitize=SANITIZE)
 
     def get_outputs(self):
         outputs = super().get_outputs()

@@ -16,32 +16,16 @@ import os
 import shutil
 import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SRC = ROOT / "src" / "smartsim" / "_core" / "aimodule"
-LIB = ROOT / "src" / "smartsim" / "_core" / "lib" / "redisai.so"
+sys.path.insert(0, str(ROOT))  # the tests package: the test base's server helpers
 
-
-def find_module(tmp):
-    newest = max(p.stat().st_mtime for p in list(SRC.glob("*.c")) + list(SRC.glob("*.h")))
-    if LIB.exists() and LIB.stat().st_mtime >= newest:
-        return LIB
-    out = Path(tmp) / "redisai.so"
-    subprocess.run(["gcc", "-fPIC", "-std=gnu11", "-Wall", "-Wextra", "-Werror", "-fvisibility=hidden",
-                    "-O2", "-g", f"-I{SRC}", "-shared", "-o", str(out),
-                    *map(str, sorted(SRC.glob("*.c"))), "-lpthread"], check=True)
-    return out
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests._testbase import aimodule_path, redis_server  # noqa: E402
+from tests._testbase.cluster import RedisServer  # noqa: E402
 
 
 def encode(*args):
@@ -101,9 +85,7 @@ def parse_size(s):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--module")
-    default_server = next((p for p in ("/usr/bin/redis-server", "/usr/local/bin/redis-server")
-                           if os.path.exists(p)), shutil.which("redis-server"))
-    ap.add_argument("--redis-server", default=default_server)
+    ap.add_argument("--redis-server", help="default: the test base's (a 7.x one when installed)")
     ap.add_argument("--pipeline", type=int, default=100)
     ap.add_argument("--seconds", type=float, default=2.0, help="time per measurement")
     ap.add_argument("--sizes", default="1K,64K,16M")
@@ -117,7 +99,7 @@ def main():
 
     tmp = tempfile.mkdtemp(prefix="bench-aimodule-")
     try:
-        module = Path(args.module) if args.module else find_module(tmp)
+        module = Path(args.module) if args.module else aimodule_path()
         runs = [run_once(args, module, tmp) for _ in range(max(1, args.runs))]
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -138,18 +120,10 @@ def main():
 
 def run_once(args, module, tmp):
     """Start a server, measure every size, stop it; returns {(size, op): ratio}."""
-    port = free_port()
-    proc = subprocess.Popen([args.redis_server, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                             "--appendonly", "no", "--dir", tmp, "--loadmodule", str(module)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = RedisServer(args.redis_server or redis_server(), module, tmp, secret=False).start()
+    proc = server.proc
     try:
-        for _ in range(200):
-            try:
-                c = Conn(port)
-                if c.call("PING").startswith(b"+PONG"):
-                    break
-            except OSError:
-                time.sleep(0.05)
+        c = Conn(server.port)
         version = c.call("INFO", "server").split(b"redis_version:")[1].split(b"\r\n")[0].decode()
         print(f"redis-server {version}, module {module}")
         print(f"{'size':>6} {'depth':>5} {'op':<14} {'ops/s':>10} {'MB/s':>9} {'ratio':>6} "
@@ -203,8 +177,7 @@ def run_once(args, module, tmp):
                     results[(label, op)] = t / base
         return results
     finally:
-        proc.terminate()
-        proc.wait(10)
+        server.stop()
 
 
 if __name__ == "__main__":

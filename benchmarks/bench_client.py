@@ -2,8 +2,10 @@
 
     python benchmarks/bench_client.py [--sr-python /opt/ssvenv/bin/python] [--repeat 7]
 
-Starts a redis-server with our RedisAI-compatible module (and a 3-shard cluster), then
-measures, best of ``--repeat`` runs each:
+Starts a redis-server with our RedisAI-compatible module (and a 3-shard cluster) through the
+test base (tests/_testbase; ``SMARTSIM_TEST_DB=host:port[,host:port]`` measures running
+ones instead: a standalone server and/or a cluster node, on this host), then measures, best
+of ``--repeat`` runs each:
   * put_tensor + get_tensor round trip of 1 KiB, 1 MiB and 64 MiB float32 tensors;
   * 10,000 1 KiB tensors: our put_tensors/get_tensors vs a SmartRedis per-call loop, and
     redis-benchmark -c 1 -P 100 SET of the same payload on the same server;
@@ -15,6 +17,7 @@ import argparse
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -115,12 +118,12 @@ def batch_run(python, env, repeat, n, pids):
     return res
 
 
-def redis_benchmark(port, repeat, n):
+def redis_benchmark(host, port, repeat, n):
     best = float("inf")
     for _ in range(repeat):
         t = time.perf_counter()
-        out = subprocess.run(["redis-benchmark", "-p", str(port), "-c", "1", "-P", "100",
-                              "-n", str(n), "-d", "1024", "-t", "set", "-q"],
+        out = subprocess.run(["redis-benchmark", "-h", host, "-p", str(port), "-c", "1",
+                              "-P", "100", "-n", str(n), "-d", "1024", "-t", "set", "-q"],
                              capture_output=True, text=True).stdout
         m = re.findall(r"SET: ([\d.]+) requests per second", out)
         if m:
@@ -137,21 +140,29 @@ def main():
     p.add_argument("--skip-cluster", action="store_true")
     args = p.parse_args()
 
-    from tests.client import conftest as cf  # servers and cluster helpers
+    from tests._testbase import aimodule_path, redis_server, short_tempdir, test_db_addresses
+    from tests._testbase.cluster import Database
 
-    module = cf._module_path()
-    wd = Path(tempfile.mkdtemp(prefix="bench", dir="/tmp"))
-    server = cf.aim.RedisServer(cf.REDIS7, module, wd / "single").start()
+    wd = short_tempdir("bench")
+    running = Database.from_addresses(test_db_addresses()) if test_db_addresses() else None
+    if running is not None:
+        if "standalone" not in running:
+            sys.exit("SMARTSIM_TEST_DB: the benchmark needs a standalone server")
+        server, described = running["standalone"], f"{running['standalone'].address} (running)"
+    else:
+        module = aimodule_path()
+        server = Database.start_standalone(module, wd / "single", executor=False, unixsocket=False)
+        described = f"{redis_server()} + our module"
     cluster = None
     try:
-        env = {"SSDB": f"127.0.0.1:{server.port}", "SR_DB_TYPE": "Standalone"}
+        env = server.env()
         ours = run_workload(sys.executable, "ours", env, args.repeat, SIZES, N_BATCH)
-        server.client().flushall()
+        server.flush()
         theirs = run_workload(args.sr_python, "smartredis", env, max(2, args.repeat // 2),
                               SIZES, N_BATCH)
-        server.client().flushall()
-        rb = redis_benchmark(server.port, args.repeat, N_BATCH)
-        print(f"server: {cf.REDIS7} + our module; SmartRedis from {args.sr_python}")
+        server.flush()
+        rb = redis_benchmark(server.host, server.port, args.repeat, N_BATCH)
+        print(f"server: {described}; SmartRedis from {args.sr_python}")
         print(f"{'measure':<28}{'ours':>12}{'SmartRedis':>14}{'speed-up':>10}")
         for label in SIZES:
             k = "rt_" + label
@@ -162,17 +173,20 @@ def main():
                   f"{theirs[k] / ours[k]:>9.2f}x")
         print(f"redis-benchmark -c 1 -P 100 SET 10k x 1KiB: {rb * 1e3:.2f} ms; "
               f"put_tensors / that = {ours['batch_put'] / rb:.2f}x")
+        if running is not None and "cluster" not in running:
+            args.skip_cluster = True
         if not args.skip_cluster:
-            cluster = cf.Cluster(module, wd / "cluster").start()
-            cenv = {"SSDB": cluster.address, "SR_DB_TYPE": "Clustered"}
-            server.client().flushall()
-            one = batch_run(sys.executable, env, args.repeat, N_BATCH, [server.proc.pid])
-            three = batch_run(sys.executable, cenv, args.repeat, N_BATCH,
-                              [s.proc.pid for s in cluster.servers])
+            cluster = (running["cluster"] if running is not None else
+                       Database.start_cluster(module, wd / "cluster", executors=False))
+            cenv = cluster.env()
+            server.flush()
+            cluster.flush()
+            one = batch_run(sys.executable, env, args.repeat, N_BATCH, server.pids)
+            three = batch_run(sys.executable, cenv, args.repeat, N_BATCH, cluster.pids)
             single = one["batch_put"] + one["batch_get"]
             multi = three["batch_put"] + three["batch_get"]
-            print(f"3-shard cluster, 10k x 1KiB put+get: {multi * 1e3:.2f} ms vs single shard "
-                  f"{single * 1e3:.2f} ms -> throughput {single / multi:.2f}x "
+            print(f"{len(cluster.pids)}-shard cluster, 10k x 1KiB put+get: {multi * 1e3:.2f} ms "
+                  f"vs single shard {single * 1e3:.2f} ms -> throughput {single / multi:.2f}x "
                   f"(put {one['batch_put'] / three['batch_put']:.2f}x, "
                   f"get {one['batch_get'] / three['batch_get']:.2f}x)")
             cores = os.cpu_count() or 1
@@ -187,9 +201,10 @@ def main():
                   f"max(client, (client + servers) / cores) = {floor * 1e3:.1f} ms, so the "
                   f"speed-up over one shard is at most {single / floor:.2f}x here")
     finally:
-        server.stop()
+        server.stop()  # only what was started here
         if cluster is not None:
             cluster.stop()
+        shutil.rmtree(wd, ignore_errors=True)
 
 
 if __name__ == "__main__":

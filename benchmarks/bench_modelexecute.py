@@ -17,45 +17,23 @@ Prints p50/p99 of each and the overhead added by going through the database
 from __future__ import annotations
 
 import argparse
-import glob
 import io
 import json
 import os
 import shutil
-import socket
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-SRC = ROOT / "src"
-sys.path.insert(0, str(SRC))
-AIMODULE_DIR = SRC / "smartsim" / "_core" / "aimodule"
-BUILT_SO = SRC / "smartsim" / "_core" / "lib" / "redisai.so"
+sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT))  # the tests package: the test base's server helpers
 
-
-def module_path(tmp: Path) -> Path:
-    sources = sorted(glob.glob(str(AIMODULE_DIR / "*.c")))
-    if BUILT_SO.exists() and (not sources or BUILT_SO.stat().st_mtime >= max(
-            os.path.getmtime(p) for p in glob.glob(str(AIMODULE_DIR / "*.[ch]")))):
-        return BUILT_SO
-    if not sources:
-        sys.exit("redisai.so is not built and there are no module sources")
-    so = tmp / "redisai.so"
-    subprocess.run(["gcc", "-shared", "-fPIC", "-std=gnu11", "-O2", "-o", str(so), *sources],
-                   check=True)
-    return so
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests._testbase import aimodule_path, redis_server, short_tempdir  # noqa: E402
+from tests._testbase.cluster import Executor, RedisServer  # noqa: E402
 
 
 def pct(samples, q):
@@ -100,7 +78,6 @@ def main() -> int:
     import warnings
 
     import psutil
-    import redis
     import torch
 
     warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
@@ -108,44 +85,15 @@ def main() -> int:
 
     if args.threads > 0:
         torch.set_num_threads(args.threads)
-    tmp = Path(tempfile.mkdtemp(prefix="bme", dir="/tmp"))
-    so = module_path(tmp)
-    sock = str(tmp / "redis.sock")
-    port = free_port()
-    # the executor secret the module requires (aimodule/PROTOCOL.md), in a 0600 file
-    secret_file = tmp / "executor.secret"
-    fd = os.open(secret_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(os.urandom(16).hex())
-    server = subprocess.Popen(
-        [os.environ.get("REDIS_SERVER") or ("/usr/bin/redis-server" if os.path.exists(
-            "/usr/bin/redis-server") else shutil.which("redis-server")), "--port", str(port),
-         "--bind", "127.0.0.1", "--unixsocket", sock, "--save", "", "--appendonly", "no",
-         "--dir", str(tmp), "--logfile", str(tmp / "redis.log"), "--loadmodule", str(so),
-         "EXECUTOR_SECRET_FILE", str(secret_file)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    tmp = short_tempdir("bme")
+    # our module with the executor secret it requires (aimodule/PROTOCOL.md), a Unix socket
+    server = RedisServer(redis_server(), aimodule_path(), tmp, unixsocket=True,
+                         client_timeout=None).start()
     executor = None
     try:
-        c = None
-        for _ in range(200):
-            try:
-                c = (redis.Redis(host="127.0.0.1", port=port) if args.tcp
-                     else redis.Redis(unix_socket_path=sock))
-                c.ping()
-                break
-            except redis.ConnectionError:
-                time.sleep(0.05)
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-            p for p in [str(SRC), os.environ.get("PYTHONPATH")] if p))
-        stats = tmp / "stats.json"
-        executor = subprocess.Popen(
-            [sys.executable, "-m", "smartsim._core.executor", "--socket", sock,
-             "--threads", str(args.threads), "--stats-file", str(stats),
-             "--secret-file", str(secret_file)], env=env)
-        for _ in range(600):
-            if stats.exists():
-                break
-            time.sleep(0.05)
+        c = server.client(unix=not args.tcp)
+        executor = Executor(server, extra=["--threads", str(args.threads)], secret_via="file",
+                            log_level=None).start()  # returns once it has registered
 
         blob = tiny_model(torch)
         c.execute_command("AI.MODELSTORE", "tiny", "TORCH", "CPU", "BLOB", blob)
@@ -158,7 +106,7 @@ def main() -> int:
 
         perf = time.perf_counter
         c.execute_command("AI.INFO", "tiny", "RESETSTAT")
-        ex_proc = psutil.Process(executor.pid)
+        ex_proc = psutil.Process(executor.proc.pid)
         srv_proc = psutil.Process(server.pid)
         ex_cpu0, srv_cpu0 = sum(ex_proc.cpu_times()[:2]), sum(srv_proc.cpu_times()[:2])
         rt, round_p50 = [], []
@@ -262,10 +210,8 @@ def main() -> int:
         return 0
     finally:
         if executor is not None:
-            executor.terminate()
-            executor.wait(10)
-        server.terminate()
-        server.wait(10)
+            executor.stop()
+        server.cleanup()
         shutil.rmtree(tmp, ignore_errors=True)
 
 

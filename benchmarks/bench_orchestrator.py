@@ -126,39 +126,32 @@ def worker(impl: str, case: str, workdir: str) -> t.Dict[str, t.Any]:
 
 def _pick_server() -> str:
     """A Redis 7.x server when there is one (SmartSim 0.8.0's shipped redis.conf has 7.0
-    directives that 6.2 refuses), else the default one; both sides run the same binary."""
+    directives that 6.2 refuses), else the default one; both sides run the same binary.
+    From the test base's one lookup (tests/_testbase), which starts with the package's own."""
     sys.path.insert(0, os.path.join(os.path.dirname(HERE), "src"))
-    from smartsim._core.server.discovery import find_redis_server, server_version
+    sys.path.insert(0, os.path.dirname(HERE))
+    from tests._testbase import redis_binaries, redis_server
 
-    for cand in (os.environ.get("SMARTSIM_REDIS_SERVER"), "/usr/bin/redis-server", "/usr/local/bin/redis-server",
-                 shutil.which("redis-server")):
-        if cand and os.path.exists(cand):
-            try:
-                if server_version(cand)[0] >= 7:
-                    return cand
-            except Exception:  # pylint: disable=broad-except
-                continue
-    return find_redis_server().path
+    return redis_server() or next(iter(redis_binaries().values()))
 
 
 def _reference_env(tmp: str, server_path: str) -> t.Dict[str, str]:
     """SmartSim 0.8.0's dependency directory, assembled from links: same redis-server,
     our module in place of RedisAI."""
     sys.path.insert(0, os.path.join(os.path.dirname(HERE), "src"))
-    from smartsim._core.server.discovery import find_ai_module, find_redis_server
+    sys.path.insert(0, os.path.dirname(HERE))
+    from tests._testbase import aimodule_path
 
     deps = os.path.join(tmp, "ss-deps")
     os.makedirs(os.path.join(deps, "bin"), exist_ok=True)
     os.makedirs(os.path.join(deps, "lib"), exist_ok=True)
-    server = find_redis_server(server_path).path
+    server = server_path
     # a copy, not a link: SmartSim resolves links, and Debian's redis-server is a link to
     # redis-check-rdb that picks its personality from argv[0]
     shutil.copy(os.path.realpath(server), os.path.join(deps, "bin", "redis-server"))
     cli = shutil.which("redis-cli") or "/usr/bin/redis-cli"
     shutil.copy(os.path.realpath(cli), os.path.join(deps, "bin", "redis-cli"))
-    module = find_ai_module()
-    if module:
-        os.symlink(module, os.path.join(deps, "lib", "redisai.so"))
+    os.symlink(aimodule_path(), os.path.join(deps, "lib", "redisai.so"))
     # telemetry off: its monitor process outlives the driver for 90 s (holding our pipes);
     # it is not part of the database start, and leaving it out only helps SmartSim's figure
     return {"SMARTSIM_DEP_INSTALL_PATH": deps, "SMARTSIM_LOG_LEVEL": "warning",

@@ -1,7 +1,13 @@
-"""Fixtures shared by the top-level tests (sub-packages may override them)."""
+"""Fixtures shared by the top-level tests (sub-packages may override them), and the test
+base's server fixtures for every test (tests/_testbase: one redis-server lookup, one module
+build, one database fixture)."""
 import pytest
 
 from smartsim import Experiment
+
+from ._testbase.fixtures import (  # noqa: F401  (fixtures)
+    aimodule_path, cluster, databases, executor_factory, redis_server_binary, server_factory,
+    standalone)
 
 
 @pytest.fixture

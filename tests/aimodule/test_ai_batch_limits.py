@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import io
 import shutil
-import tempfile
 import threading
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -21,7 +19,8 @@ import pytest
 from smartsim._core.executor import batching
 from smartsim._core.executor.protocol import Job
 
-from ..executor.conftest import Executor, RedisServer as ExecutorServer
+from .._testbase import short_tempdir
+from .._testbase.cluster import Executor, RedisServer
 
 pytestmark = [pytest.mark.timeout(120),
               pytest.mark.filterwarnings("ignore::DeprecationWarning")]
@@ -130,16 +129,17 @@ def _torch_model(torch, add: float) -> bytes:
 
 
 @pytest.fixture
-def ex_server(module_path):
+def ex_server(aimodule_path, redis_server_binary):
     """A server on a short Unix socket path, with one executor for CPU."""
-    d = Path(tempfile.mkdtemp(prefix="bl", dir="/tmp"))
-    s = ExecutorServer(module_path, d).start()
+    d = short_tempdir("bl")
+    s = RedisServer(redis_server_binary, aimodule_path, d, unixsocket=True,
+                    client_timeout=None).start()
     e = Executor(s, name="ex").start()
     try:
         yield s
     finally:
         e.kill()
-        s.stop()
+        s.cleanup()
         shutil.rmtree(d, ignore_errors=True)
 
 

@@ -1,43 +1,26 @@
 """A real 3-shard Redis Cluster on loopback with the module loaded on every node."""
-import time
 
 import numpy as np
 import pytest
 import redis
 from redis.cluster import RedisCluster
 
+from .._testbase.cluster import Database
 from .aimodule_resp import RawConn
 
 SLOT_RANGES = [(0, 5460), (5461, 10922), (10923, 16383)]
 
 
 @pytest.fixture
-def cluster(server_factory, tmp_path):
-    nodes = []
-    for i in range(3):
-        nodes.append(server_factory(
-            workdir=tmp_path / f"node{i}",
-            extra=["--cluster-enabled", "yes", "--cluster-config-file", f"nodes-{i}.conf",
-                   "--cluster-node-timeout", "5000"]))
-    clients = [n.client() for n in nodes]
-    for c, (lo, hi) in zip(clients, SLOT_RANGES):
-        c.execute_command("CLUSTER", "ADDSLOTS", *range(lo, hi + 1))
-    for n in nodes[1:]:
-        clients[0].execute_command("CLUSTER", "MEET", "127.0.0.1", n.port)
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        states = [c.execute_command("CLUSTER", "INFO") for c in clients]
-        states = [s.decode() if isinstance(s, bytes) else str(s) for s in states]
-        if all("cluster_state:ok" in s and "cluster_known_nodes:3" in s for s in states):
-            break
-        time.sleep(0.1)
-    else:
-        pytest.fail(f"cluster did not converge: {states}")
+def cluster(aimodule_path, redis_server_binary, tmp_path):
+    """Three primaries with the module (no executors), slots as in SLOT_RANGES."""
+    db = Database.start_cluster(aimodule_path, tmp_path, binary=redis_server_binary,
+                                executors=False)
+    assert db.bounds == [lo for lo, _ in SLOT_RANGES] + [SLOT_RANGES[-1][1] + 1]
     try:
-        yield nodes
+        yield db.servers
     finally:
-        for c in clients:
-            c.close()
+        db.stop()
 
 
 def node_for(nodes, key):

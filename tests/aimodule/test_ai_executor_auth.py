@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import redis
 
-from .conftest import write_secret
+from .._testbase import write_secret
 
 INTERNAL = [  # every internal command but HELLO, with well-formed arguments
     ("AI._EXEC.PULL", 1, 10),

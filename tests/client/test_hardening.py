@@ -18,8 +18,6 @@ import pytest
 
 from smartsim.client import Client, Dataset, RedisRuntimeError
 
-from ..aimodule import conftest as aim
-from . import conftest as cf
 
 _STANDALONE_TEXT = ("The provided address does not match the address used to initialize the "
                     "non-cluster client connection")
@@ -27,16 +25,11 @@ _CLUSTER_TEXT = "The provided address does not match a cluster shard address"
 
 
 @pytest.fixture
-def other_server(tmp_path):
+def other_server(server_factory, tmp_path):
     """A plain redis-server (no module) the client is not connected to, holding a key."""
-    if cf.REDIS7 is None:
-        pytest.skip("redis-server not installed")
-    s = aim.RedisServer(cf.REDIS7, None, tmp_path / "other").start()
-    try:
-        s.client().set("precious", b"data")
-        yield s
-    finally:
-        s.stop()
+    s = server_factory(module=None, workdir=tmp_path / "other")
+    s.client().set("precious", b"data")
+    return s
 
 
 def _standalone_client(clean_env, server, address=None) -> Client:

@@ -1,12 +1,15 @@
 """Key prefixing from SSKEYIN/SSKEYOUT (what is and is not prefixed), connection loss:
 no blind re-send of non-idempotent commands, a shard killed mid-run."""
+import shutil
 import time
 
 import numpy as np
 import pytest
 
-from . import conftest as cf
 from smartsim.client import Client, Dataset, RedisConnectionError, RedisRuntimeError
+
+from .._testbase import short_tempdir
+from .._testbase.cluster import Database
 
 
 def _raw_keys(db):
@@ -99,15 +102,15 @@ def test_idempotent_commands_survive_a_dropped_connection(clean_env, standalone)
 
 
 @pytest.fixture
-def doomed_cluster(module_so, tmp_path_factory):
-    import tempfile
-    from pathlib import Path
-
-    c = cf.Cluster(module_so, Path(tempfile.mkdtemp(prefix="dc", dir="/tmp"))).start()
+def doomed_cluster(aimodule_path, redis_server_binary):
+    """A cluster of its own (a shard gets killed), without executors."""
+    c = Database.start_cluster(aimodule_path, short_tempdir("dc"), binary=redis_server_binary,
+                               executors=False)
     try:
         yield c
     finally:
         c.stop()
+        shutil.rmtree(c.workdir, ignore_errors=True)
 
 
 def test_shard_killed_mid_run(doomed_cluster, clean_env):

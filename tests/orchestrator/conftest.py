@@ -1,4 +1,5 @@
-"""Fixtures for the Orchestrator tests: real redis-server processes started by the library.
+"""Fixtures for the Orchestrator tests: real redis-server processes started by the library
+(ports and redis-server binaries from the test base, tests/_testbase).
 
 Executor sidecars are off by default here (``SMARTSIM_EXECUTOR=0``: each one imports the
 ML runtimes, seconds of CPU on a small machine); the tests that are about sidecars turn
@@ -7,7 +8,6 @@ them back on with ``--no-prewarm``.
 from __future__ import annotations
 
 import os
-import random
 import shutil
 import socket
 import subprocess
@@ -22,32 +22,13 @@ import pytest
 from smartsim import Experiment
 from smartsim.status import SmartSimStatus
 
+# The test base's port picker and its one redis-server lookup (by "major.minor": the
+# default one the package's discovery finds, and Debian's 7.x when present).
+from tests._testbase import free_ports, redis_binaries  # noqa: F401  (used by the tests)
+
 HERE = Path(__file__).resolve().parent
 APPS = HERE / "apps"
 REFERENCE_PYTHON = "/opt/ssvenv/bin/python"
-
-
-def _bindable(port: int) -> bool:
-    with socket.socket() as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
-def free_ports(n: int = 1, cluster: bool = False) -> int:
-    """A base port with ``n`` consecutive free ports (and their cluster bus ports)."""
-    rng = random.Random(os.getpid() * 1000 + time.time_ns() % 1000)
-    for _ in range(500):
-        base = rng.randrange(20000, 55000 - n)
-        ports = list(range(base, base + n))
-        if cluster:
-            ports += [p + 10000 for p in ports]
-        if all(_bindable(p) for p in ports):
-            return base
-    raise RuntimeError("no free port range")
 
 
 @pytest.fixture(autouse=True)
@@ -86,23 +67,6 @@ def exp(tmp_path):
         if live:
             ctrl.launcher.stop(live, 0.5)
             ctrl.launcher.wait(live, 5.0)
-
-
-def redis_binaries() -> t.Dict[str, str]:
-    """redis-server binaries by major.minor: the default one and Debian's 7.x if present."""
-    from smartsim._core.server.discovery import find_redis_server, server_version
-
-    out = {}
-    default = find_redis_server()
-    out[default.version_str.rsplit(".", 1)[0]] = default.path
-    for cand in ("/usr/bin/redis-server", "/usr/local/bin/redis-server"):
-        if os.path.exists(cand):
-            try:
-                ver = server_version(cand)
-            except Exception:  # pylint: disable=broad-except
-                continue
-            out.setdefault(f"{ver[0]}.{ver[1]}", cand)
-    return out
 
 
 def wait_gone(pids: t.Iterable[int], timeout: float) -> t.List[int]:
