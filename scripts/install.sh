@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install everything this project needs on a fresh Debian machine with Python, pip and gcc.
 #   scripts/install.sh        the package (Cython core + Redis module) and redis-server
-#   scripts/install.sh test   ... plus the test and ML extras (torch CPU build, onnxruntime)
+#   scripts/install.sh test   ... plus the test and ML extras (torch CPU build, onnxruntime,
+#                             tensorflow-cpu)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -24,6 +25,8 @@ if [ "${1:-}" = "test" ]; then
   $PY -m pip install -q "torch==2.13.0" || echo "warning: torch 2.13.0 not installable; ML tests will skip"
   $PY -m pip install -q -e ".[test]"
   $PY -m pip install -q onnxruntime onnx || echo "warning: onnxruntime not installable; ONNX tests will skip"
+  # the tf extra, pinned like torch (a ~270 MB wheel, ~1.4 GB installed): TF/TFLITE backends, smartsim.ml.tf
+  $PY -m pip install -q "tensorflow-cpu==2.21.0" || echo "warning: tensorflow-cpu not installable; TF/TFLITE tests will skip"
 else
   $PY -m pip install -q -e .
 fi

@@ -19,11 +19,12 @@ import numpy as np
 from _fastpath import permute
 
 from .._core.utils.helpers import check_name
-from ..error import EntityExistsError, EntityTypeError, SmartSimError
+from ..error import EntityExistsError, EntityTypeError, SmartSimError, SSUnsupportedError
 from ..log import get_logger
+from .dbobject import DBModel, DBObject, DBScript
 from .entity import SmartSimEntity
 from .files import EntityFiles
-from .model import Model, attach_files, param_args
+from .model import Model, _colo_function_msg, _colo_model_msg, attach_files, param_args
 from .strategies import check_replicas, check_strategy, expand, read_parameters
 
 if t.TYPE_CHECKING:
@@ -63,8 +64,8 @@ class Ensemble(SmartSimEntity):
         self._key_prefixing_enabled = True
         self._files: t.Optional[EntityFiles] = None
         self._incoming: t.List[SmartSimEntity] = []
-        self._db_models: t.List[t.Any] = []
-        self._db_scripts: t.List[t.Any] = []
+        self._db_models: t.List[DBModel] = []
+        self._db_scripts: t.List[DBScript] = []
         self._states: t.Dict[int, MemberState] = {}
         self._added: t.Dict[str, Model] = {}
         self._value_bytes: t.Optional[t.List[t.List[bytes]]] = None
@@ -185,11 +186,84 @@ class Ensemble(SmartSimEntity):
         check_name(model.name, "Model name")
         if model.name in self:
             raise EntityExistsError(f"Model {model.name} already exists in ensemble {self.name}")
-        for db_model in self._db_models:
-            model._db_models.append(db_model)  # type: ignore[attr-defined]
-        for db_script in self._db_scripts:
-            model._db_scripts.append(db_script)  # type: ignore[attr-defined]
+        # the ensemble's ML objects go to the new member: checked first, so a refusal adds nothing
+        colocated = model.colocated
+        for obj in (*self._db_models, *self._db_scripts):
+            _check_member_object(obj, model.name, model._db_models if isinstance(obj, DBModel)
+                                 else model._db_scripts, colocated)
+        model._db_models.extend(self._db_models)
+        model._db_scripts.extend(self._db_scripts)
         self._added[model.name] = model
+
+    # -- ML objects: on every current member and every member added later --------------
+    @property
+    def db_models(self) -> t.Iterable[DBModel]:
+        """The ML models attached to the ensemble (an iterator, as in SmartSim)."""
+        return iter(list(self._db_models))
+
+    @property
+    def db_scripts(self) -> t.Iterable[DBScript]:
+        """The scripts and functions attached to the ensemble (an iterator, as in SmartSim)."""
+        return iter(list(self._db_scripts))
+
+    def add_ml_model(self, name: str, backend: str, model: t.Optional[bytes] = None,
+                     model_path: t.Optional[str] = None, device: str = "CPU",
+                     devices_per_node: int = 1, first_device: int = 0, batch_size: int = 0,
+                     min_batch_size: int = 0, min_batch_timeout: int = 0, tag: str = "",
+                     inputs: t.Optional[t.List[str]] = None,
+                     outputs: t.Optional[t.List[str]] = None) -> None:
+        """Store an ML model in the database before the members start (see
+        ``Model.add_ml_model``): one object shared by every current and later member,
+        stored once. A name already attached -> ``SSUnsupportedError``."""
+        self._attach(DBModel(
+            name=name, backend=backend, model=model, model_file=model_path, device=device,
+            devices_per_node=devices_per_node, first_device=first_device, batch_size=batch_size,
+            min_batch_size=min_batch_size, min_batch_timeout=min_batch_timeout, tag=tag,
+            inputs=inputs, outputs=outputs))
+
+    def add_script(self, name: str, script: t.Optional[str] = None,
+                   script_path: t.Optional[str] = None, device: str = "CPU",
+                   devices_per_node: int = 1, first_device: int = 0) -> None:
+        """Store TorchScript (source text or a file) before the members start."""
+        self._attach(DBScript(name=name, script=script, script_path=script_path, device=device,
+                              devices_per_node=devices_per_node, first_device=first_device))
+
+    def add_function(self, name: str, function: t.Optional[t.Callable[..., t.Any]] = None,
+                     device: str = "CPU", devices_per_node: int = 1, first_device: int = 0) -> None:
+        """Store a Python function as TorchScript before the members start (not for
+        members with a colocated database: use ``add_script`` there)."""
+        self._attach(DBScript(name=name, script=function, device=device,
+                              devices_per_node=devices_per_node, first_device=first_device))
+
+    def _attach(self, obj: DBObject) -> None:
+        """Attach ``obj`` to the ensemble and every member; every member is checked before
+        any is changed. Members nobody touched read the ensemble's list (nothing per member)."""
+        is_model = isinstance(obj, DBModel)
+        attr = "db_models" if is_model else "db_scripts"
+        own = self._db_models if is_model else self._db_scripts
+        if any(o.name == obj.name for o in own):
+            raise SSUnsupportedError(_duplicate_msg(obj))
+        in_memory = not obj.is_file if is_model else t.cast(DBScript, obj).is_function
+        if in_memory:
+            rs = self._member_rs
+            if self._n_expanded > len(self._states) and getattr(rs, "colocated_db_settings", None):
+                first = next(i for i in range(self._n_expanded) if i not in self._states)
+                raise SSUnsupportedError(_colo_msg(obj, self._member_prefix + str(first)))
+        for i, state in self._states.items():
+            _check_member_object(obj, self._member_prefix + str(i), getattr(state, attr),
+                                 bool(getattr(state.run_settings, "colocated_db_settings", None)))
+        for model in self._added.values():
+            _check_member_object(obj, model.name, getattr(model, "_" + attr), model.colocated)
+        own.append(obj)
+        for state in self._states.values():
+            getattr(state, attr).append(obj)
+        for model in self._added.values():
+            getattr(model, "_" + attr).append(obj)
+
+    def _member_colocated(self, i: int) -> bool:
+        state = self._states.get(i)
+        rs = state.run_settings if state is not None else self._member_rs
+        return bool(getattr(rs, "colocated_db_settings", None))
 
     @property
     def member_table(self) -> "MemberTable":
@@ -298,6 +372,29 @@ class Ensemble(SmartSimEntity):
         return self.name
 
 
+def _duplicate_msg(obj: DBObject) -> str:
+    if isinstance(obj, DBModel):
+        return f'An ML Model with name "{obj.name}" already exists'
+    return f'A Script with name "{obj.name}" already exists'
+
+
+def _colo_msg(obj: DBObject, member: str) -> str:
+    if isinstance(obj, DBModel):
+        return _colo_model_msg(obj.name, member)
+    return _colo_function_msg(obj.name, member)
+
+
+def _check_member_object(obj: DBObject, member: str, existing: t.List[t.Any], colocated: bool) -> None:
+    """Refuse ``obj`` for a member that has an object of that name, or that is colocated
+    when ``obj`` lives only in the driver's memory."""
+    if any(o.name == obj.name for o in existing):
+        raise SSUnsupportedError(_duplicate_msg(obj) + f" (on member {member})")
+    if colocated:
+        in_memory = not obj.is_file if isinstance(obj, DBModel) else t.cast(DBScript, obj).is_function
+        if in_memory:
+            raise SSUnsupportedError(_colo_msg(obj, member))
+
+
 def _state_property(key: str, doc: str) -> property:
     def fget(self: "EnsembleMember") -> t.Any:
         return getattr(self._owner._materialise(self._index), key)
@@ -348,6 +445,18 @@ class EnsembleMember(Model):
 
     def query_key_prefixing(self) -> bool:
         return MemberTable(self._owner).key_prefixing(self._index)
+
+    @property
+    def colocated(self) -> bool:
+        return self._owner._member_colocated(self._index)
+
+    @property
+    def db_models(self) -> t.Iterable[DBModel]:
+        return iter(list(MemberTable(self._owner).db_models(self._index)))
+
+    @property
+    def db_scripts(self) -> t.Iterable[DBScript]:
+        return iter(list(MemberTable(self._owner).db_scripts(self._index)))
 
 
 class MemberState:
@@ -461,6 +570,28 @@ class MemberTable:
     def key_prefixing(self, i: int) -> bool:
         state = self._ens._states.get(i)
         return state.key_prefixing if state is not None else self._ens._key_prefixing_enabled
+
+    @property
+    def ensemble_db_models(self) -> t.List[DBModel]:
+        """The ML models attached to the ensemble (members nobody touched have exactly these)."""
+        return self._ens._db_models
+
+    @property
+    def ensemble_db_scripts(self) -> t.List[DBScript]:
+        return self._ens._db_scripts
+
+    def db_models(self, i: int) -> t.List[DBModel]:
+        """Member ``i``'s ML models (its own list once touched, else the ensemble's)."""
+        state = self._ens._states.get(i)
+        return state.db_models if state is not None else self._ens._db_models
+
+    def db_scripts(self, i: int) -> t.List[DBScript]:
+        state = self._ens._states.get(i)
+        return state.db_scripts if state is not None else self._ens._db_scripts
+
+    def colocated(self, i: int) -> bool:
+        """Whether member ``i`` runs with a colocated database."""
+        return self._ens._member_colocated(i)
 
     def member(self, i: int) -> EnsembleMember:
         """Member ``i`` as a ``Model`` (touching its stateful attributes materialises it)."""

@@ -12,6 +12,7 @@ import warnings
 from .._core.utils.helpers import cat_arg_and_value
 from ..error import EntityExistsError, ParameterTypeError, SSUnsupportedError
 from ..log import get_logger
+from .dbobject import DBModel, DBScript
 from .entity import SmartSimEntity
 from .files import EntityFiles
 
@@ -62,12 +63,22 @@ class Model(SmartSimEntity):
         self._key_prefixing_enabled = False
         self.batch_settings = batch_settings
         self.files: t.Optional[EntityFiles] = None
-        self._db_models: t.List[t.Any] = []
-        self._db_scripts: t.List[t.Any] = []
+        self._db_models: t.List[DBModel] = []
+        self._db_scripts: t.List[DBScript] = []
 
     @property
     def type(self) -> str:
         return "Model"
+
+    @property
+    def db_models(self) -> t.Iterable[DBModel]:
+        """The ML models attached to this model (an iterator, as in SmartSim)."""
+        return iter(list(self._db_models))
+
+    @property
+    def db_scripts(self) -> t.Iterable[DBScript]:
+        """The scripts and functions attached to this model (an iterator, as in SmartSim)."""
+        return iter(list(self._db_scripts))
 
     @property
     def colocated(self) -> bool:
@@ -161,6 +172,7 @@ class Model(SmartSimEntity):
         }
         config["rai_args"] = rai_args
         config["extra_db_args"] = {k: str(v) for k, v in kwargs.items() if k not in rai_args}
+        self._check_db_objects_colo()
         config["db_models"] = self._db_models
         config["db_scripts"] = self._db_scripts
         self.run_settings.colocated_db_settings = config
@@ -194,6 +206,72 @@ class Model(SmartSimEntity):
             return None
         flat = itertools.chain.from_iterable((x,) if isinstance(x, int) else x for x in pin_ids)
         return ",".join(sorted({_stringify_id(x) for x in flat}, key=int))
+
+    # -- ML objects loaded into the database(s) before the model starts ---------------
+    def add_ml_model(self, name: str, backend: str, model: t.Optional[bytes] = None,
+                     model_path: t.Optional[str] = None, device: str = "CPU",
+                     devices_per_node: int = 1, first_device: int = 0, batch_size: int = 0,
+                     min_batch_size: int = 0, min_batch_timeout: int = 0, tag: str = "",
+                     inputs: t.Optional[t.List[str]] = None,
+                     outputs: t.Optional[t.List[str]] = None) -> None:
+        """Store an ML model (TF, TFLITE, TORCH or ONNX) in the database before this model
+        starts: ``model`` (serialized, in memory; not for a colocated database) or
+        ``model_path`` (a file). ``devices_per_node`` > 1 on ``device="GPU"`` stores one copy
+        per GPU from ``first_device`` on (keys ``<name>.GPU:<n>``, as SmartRedis's
+        ``set_model_multigpu``). ``batch_size``/``min_batch_size``/``min_batch_timeout``
+        configure batching; ``inputs``/``outputs`` name a TF graph's nodes (TF only)."""
+        self.add_ml_model_object(DBModel(
+            name=name, backend=backend, model=model, model_file=model_path, device=device,
+            devices_per_node=devices_per_node, first_device=first_device, batch_size=batch_size,
+            min_batch_size=min_batch_size, min_batch_timeout=min_batch_timeout, tag=tag,
+            inputs=inputs, outputs=outputs))
+
+    def add_script(self, name: str, script: t.Optional[str] = None,
+                   script_path: t.Optional[str] = None, device: str = "CPU",
+                   devices_per_node: int = 1, first_device: int = 0) -> None:
+        """Store TorchScript in the database before this model starts: ``script`` (source
+        text) or ``script_path`` (a file); both work with a colocated database."""
+        self.add_script_object(DBScript(name=name, script=script, script_path=script_path,
+                                        device=device, devices_per_node=devices_per_node,
+                                        first_device=first_device))
+
+    def add_function(self, name: str, function: t.Optional[t.Callable[..., t.Any]] = None,
+                     device: str = "CPU", devices_per_node: int = 1, first_device: int = 0) -> None:
+        """Store a Python function as TorchScript (its source, taken with ``inspect``) in
+        the database before this model starts (not for a colocated database: use
+        ``add_script`` there)."""
+        self.add_script_object(DBScript(name=name, script=function, device=device,
+                                        devices_per_node=devices_per_node,
+                                        first_device=first_device))
+
+    def add_ml_model_object(self, db_model: DBModel) -> None:
+        """Attach a ``DBModel`` (duplicate name or in-memory on colocated: refused)."""
+        if not isinstance(db_model, DBModel):
+            raise ParameterTypeError(f"expected a DBModel, got {type(db_model).__name__}")
+        if any(m.name == db_model.name for m in self._db_models):
+            raise SSUnsupportedError(f'An ML Model with name "{db_model.name}" already exists')
+        if not db_model.is_file and self.colocated:
+            raise SSUnsupportedError(_colo_model_msg(db_model.name, self.name))
+        self._db_models.append(db_model)
+
+    def add_script_object(self, db_script: DBScript) -> None:
+        """Attach a ``DBScript`` (duplicate name or a function on colocated: refused)."""
+        if not isinstance(db_script, DBScript):
+            raise ParameterTypeError(f"expected a DBScript, got {type(db_script).__name__}")
+        if any(s.name == db_script.name for s in self._db_scripts):
+            raise SSUnsupportedError(f'A Script with name "{db_script.name}" already exists')
+        if db_script.is_function and self.colocated:
+            raise SSUnsupportedError(_colo_function_msg(db_script.name, self.name))
+        self._db_scripts.append(db_script)
+
+    def _check_db_objects_colo(self) -> None:
+        """A colocated database loads objects from files or strings only."""
+        for db_model in self._db_models:
+            if not db_model.is_file:
+                raise SSUnsupportedError(_colo_model_msg(db_model.name, self.name))
+        for db_script in self._db_scripts:
+            if db_script.is_function:
+                raise SSUnsupportedError(_colo_function_msg(db_script.name, self.name))
 
     def attach_generator_files(self, to_copy: t.Optional[t.List[str]] = None,
                                to_symlink: t.Optional[t.List[str]] = None,
@@ -232,7 +310,27 @@ class Model(SmartSimEntity):
         entity_str = f"Name: {self.name}\nType: {self.type}\n{self.run_settings}\n"
         if self.params:
             entity_str += "Parameters: \n" + "\n".join(f"{k} = {v}" for k, v in self.params.items()) + "\n"
+        if self._db_models:
+            entity_str += f"DB Models: \n{len(self._db_models)}\n"
+        if self._db_scripts:
+            entity_str += f"DB Scripts: \n{len(self._db_scripts)}\n"
         return entity_str
+
+
+def _colo_model_msg(name: str, owner: str) -> str:
+    return ("ML model can not be set from memory for colocated databases.\n"
+            f"Please store the ML model named {name} in binary format and add it to the "
+            f"SmartSim Model as file (model {owner!r} runs with a colocated database, which "
+            "loads its objects from files or strings when it starts, in the model's job, where "
+            "the driver's memory is not available).")
+
+
+def _colo_function_msg(name: str, owner: str) -> str:
+    return ("Functions can not be set from memory for colocated databases.\n"
+            f"Please convert the function named {name} to a string or store it as a text "
+            f"file and add it to the SmartSim Model with add_script (model {owner!r} runs with "
+            "a colocated database, which loads its objects from files or strings when it "
+            "starts, in the model's job, where the driver's memory is not available).")
 
 
 def param_args(model_name: str, params: t.Mapping[str, str],

@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import io
+import os
 import sys
 import threading
 import warnings
@@ -47,8 +48,15 @@ PACKAGES: Dict[str, Tuple[str, ...]] = {
     "TORCH": ("torch",),
     "ONNX": ("onnxruntime",),
     "TF": ("tensorflow",),
-    "TFLITE": ("tensorflow", "tflite_runtime"),
+    "TFLITE": ("tensorflow", "tflite_runtime", "ai_edge_litert"),
 }
+
+
+# Runtimes an idle executor imports ahead of the first job. TensorFlow (TF, TFLITE) is not
+# among them: its import costs ~3 s of CPU and ~500 MB per executor, paid by every shard
+# of every database whether or not it ever runs a TF model; the first TF/TFLITE model
+# stored (validated at store time) imports it instead.
+PREWARMED = ("TORCH", "ONNX")
 
 
 class BackendError(RuntimeError):
@@ -95,6 +103,8 @@ def _import(backend: str):
             if not package_available(pkg):
                 errors.append(f"python package '{pkg}' is not installed")
                 continue
+            if pkg == "tensorflow":  # its C++ start-up chatter would fill the executor's log
+                os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
@@ -467,11 +477,13 @@ class TFLiteModel:
             raise BackendError("GPU is not supported by the TFLITE backend")
         if hasattr(mod, "lite"):
             interpreter_cls = mod.lite.Interpreter
-        else:  # tflite_runtime
-            interpreter_cls = importlib.import_module("tflite_runtime.interpreter").Interpreter
+        else:  # tflite_runtime or LiteRT (ai_edge_litert)
+            interpreter_cls = importlib.import_module(mod.__name__ + ".interpreter").Interpreter
         try:
-            self.interp = interpreter_cls(model_content=bytes(blob),
-                                          num_threads=NUM_THREADS or None)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # tf.lite.Interpreter's deprecation notice
+                self.interp = interpreter_cls(model_content=bytes(blob),
+                                              num_threads=NUM_THREADS or None)
             self.interp.allocate_tensors()
         except Exception as exc:
             raise BackendError(_one_line(exc)) from exc

@@ -213,7 +213,7 @@ class Executor:
         self.backends = list(_backends.available_backends() if backends is None else backends)
         # Runtimes to import while idle (an import takes seconds and holds the GIL, so it
         # is done between jobs, never beside them); a job needing one imports it at once.
-        self._to_prewarm = list(self.backends) if prewarm else []
+        self._to_prewarm = [b for b in self.backends if b in _backends.PREWARMED] if prewarm else []
 
     # ------------------------------------------------------------------ lifecycle
     def serve_forever(self) -> int:

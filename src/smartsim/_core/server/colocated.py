@@ -15,6 +15,9 @@ the application together.
    answers is the one started here (a port taken after step 1 is reported as such);
 4. start the executor sidecar (restarted if it dies while the application runs), which
    reads the secret from its file and the password from ``SMARTSIM_EXECUTOR_PASSWORD``;
+   then store the model's ML objects (``ml_objects``: a 0600 JSON file of files and
+   strings, see ``_core/control/mlobjects.py``); a failure there ends the job before the
+   application starts;
 5. run the application, which therefore never runs a line before its database answers;
 6. when the application ends, whatever its exit code, stop the executor and the database
    (``SIGTERM``: a final save when checkpoints are configured; ``SIGKILL`` after a grace
@@ -211,6 +214,29 @@ def _wait_executor(cfg, executor):
     _say(f"the executor did not register within {timeout:g} s; ML models cannot run until it does")
 
 
+def _load_ml_objects(cfg):
+    """Store the model's ML objects (files and strings, listed in the 0600 JSON file
+    ``cfg["ml_objects"]`` that the driver wrote) in the database; an error text or None."""
+    import importlib.util  # pylint: disable=import-outside-toplevel
+
+    here = os.path.dirname(os.path.abspath(__file__))
+    spec = importlib.util.spec_from_file_location(
+        "_smartsim_mlobjects", os.path.join(os.path.dirname(here), "control", "mlobjects.py"))
+    tcp = cfg.get("tcp") or []
+    host, port = (tcp[0] if tcp else (None, 0))
+    try:
+        mlobjects = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mlobjects)
+        with miniresp.connect(host, port, cfg.get("unix_socket"), cfg.get("password"),
+                              timeout=float(cfg.get("ml_timeout", 180))) as conn:
+            stored = mlobjects.load_colocated(cfg["ml_objects"], conn)
+    except Exception as exc:  # pylint: disable=broad-except
+        return str(exc) or type(exc).__name__
+    if cfg.get("debug"):
+        _say(f"stored {stored} ML object key(s) from {cfg['ml_objects']}")
+    return None
+
+
 def _exit_code(rc):
     return 128 - rc if rc < 0 else rc
 
@@ -279,6 +305,12 @@ def main(argv):
         return 1
     if ex_argv:
         _wait_executor(cfg, executor)
+    failed = _load_ml_objects(cfg) if cfg.get("ml_objects") and not _pending_signal else None
+    if failed:
+        _say(f"cannot load the ML objects of {cfg.get('name')} into its database: {failed}")
+        _stop(executor, 1.0)
+        _stop(db, STOP_GRACE)
+        return 1
     if cfg.get("debug"):
         _say(f"ready (pid {db.pid}) at {cfg.get('address')}")
     if _pending_signal:  # stopped while the database was starting
