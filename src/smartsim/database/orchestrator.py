@@ -390,19 +390,20 @@ class Orchestrator:
         self._db_conf[key] = value
 
     # -- the run-time half (``_core/server/shards.py``) ---------------------------------------
-    def _shard_configs(self) -> t.List[_config.ShardConfig]:
-        """What each shard runs with (the interface addresses are looked up now)."""
-        bind = _net.interface_addresses(self._interfaces)
+    def _shard_configs(self, addresses: t.Optional[t.Sequence[str]] = None) -> t.List[_config.ShardConfig]:
+        """What each shard runs with: it binds ``addresses[i]`` (the address of the host a
+        launcher places it on), else the addresses of this machine's interfaces, looked up now."""
+        bind = _net.interface_addresses(self._interfaces) if addresses is None else None
         module = _discovery.find_ai_module()
         settings = dict(self._db_conf)
         module_args = _config.module_args(self.queue_threads, self.inter_threads, self.intra_threads)
         return [
             _config.ShardConfig(
                 name=node.name, directory=os.path.join(self.path, node.name), port=node.port,
-                bind=bind, cluster=self.is_cluster, password=self._password, module=module,
-                module_args=module_args if module else (),
+                bind=bind if addresses is None else [addresses[i]], cluster=self.is_cluster,
+                password=self._password, module=module, module_args=module_args if module else (),
                 settings=settings)
-            for node in self.entities]
+            for i, node in enumerate(self.entities)]
 
     def _locate_server(self) -> "_discovery.RedisServerBinary":
         """Look the redis-server binary up again (each start runs the one found then)."""

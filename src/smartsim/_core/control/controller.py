@@ -328,7 +328,7 @@ class Controller:
                 self._check_batch_support("Orchestrator", orc.name)
         reg = self._databases
         env = _EnvBase(self.launcher.token).encoded()
-        tasks, launches = _db.prepare_databases(reg, dbs, self._runs, env)
+        tasks, launches = _db.prepare_databases(reg, dbs, self._runs, env, self.launcher)
         t0 = time.perf_counter()
         self._submit(tasks, [orc.name for orc in dbs], kill_on_interrupt, {
             "skipped": 0, "only_failed": False, "block": False, "max_concurrent": None})

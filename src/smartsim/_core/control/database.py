@@ -4,8 +4,9 @@ every launched entity its database environment.
 ``Controller.start`` calls, for the orchestrators among its entities (before the models of
 the same call are prepared):
 
-* ``prepare_databases(reg, dbs, runs, env)``: checks (already running, identifier or port
-  in use) and the shards' config files; returns the shard tasks, which the controller
+* ``prepare_databases(reg, dbs, runs, env, launcher)``: checks (already running, identifier or port
+  in use), where the shards run (a scheduler's nodes: ``launcher.on_host``) and their config
+  files; returns the shard tasks, which the controller
   submits through its launcher like any other batch;
 * ``await_databases(reg, launches, launcher, env)``: starts the executor sidecars through
   the same launcher and returns once every database answers (cluster formed).
@@ -142,7 +143,8 @@ def _colocated_settings(entity: t.Any) -> t.Optional[t.Dict[str, t.Any]]:
 
 
 def prepare_databases(reg: DBRegistry, dbs: t.Sequence[Orchestrator], runs: t.Mapping[str, t.List[Task]],
-                      env: t.List[bytes]) -> t.Tuple[t.List[Task], t.List["_shards.ShardLaunch"]]:
+                      env: t.List[bytes], launcher: "Launcher"
+                      ) -> t.Tuple[t.List[Task], t.List["_shards.ShardLaunch"]]:
     """The shard tasks of ``dbs`` (owner and pool left to the controller), and each
     database's start, which now reports these tasks' addresses.
 
@@ -175,12 +177,14 @@ def prepare_databases(reg: DBRegistry, dbs: t.Sequence[Orchestrator], runs: t.Ma
                 raise SmartSimError(f"databases {seen_ports[node.port]!r} and {orc.name!r} both use "
                                     f"port {node.port}")
             seen_ports[node.port] = orc.name
-    launches = [_shards.prepare(orc) for orc in dbs]
+    launches = [_shards.prepare(orc, _placement(orc, launcher)) for orc in dbs]
     tasks: t.List[Task] = []
     for launch in launches:
         orc = launch.orc
         mine = []
-        for node, argv in launch.shards:
+        for i, (node, argv) in enumerate(launch.shards):
+            if launch.hosts is not None:
+                argv = launcher.on_host(argv, launch.hosts[i], node.name)
             history = runs.get(node.name)
             base = os.path.join(orc.path, node.name)
             mine.append(Task(node.name, argv, orc.path, env, base + ".out", base + ".err", None,
@@ -188,6 +192,23 @@ def prepare_databases(reg: DBRegistry, dbs: t.Sequence[Orchestrator], runs: t.Ma
         launch.begin(mine)
         tasks.extend(mine)
     return tasks, launches
+
+
+def _placement(orc: Orchestrator, launcher: "Launcher") -> t.Optional[t.List[t.Tuple[str, str]]]:
+    """``(host, address)`` per shard when ``launcher`` runs steps on other hosts: the hosts
+    given with ``set_hosts``, else the allocation's, one shard per host in turn (shards that
+    share a host, or hosts that share an address, differ by port: shard ``i`` has port+i)."""
+    if not launcher.remote_steps:
+        return None
+    hosts = list(orc._user_hostlist) or launcher.allocation_hosts()  # pylint: disable=protected-access
+    if not hosts:
+        raise SmartSimError(
+            f"database {orc.name!r}: the {launcher.name} launcher needs hosts to run its shards on: "
+            "start the driver inside an allocation, give them with set_hosts, or use batch=True")
+    chosen = [hosts[i % len(hosts)] for i in range(orc.num_shards)]
+    unique = list(dict.fromkeys(chosen))
+    addr_of = dict(zip(unique, launcher.host_addresses(unique)))
+    return [(host, addr_of[host]) for host in chosen]
 
 
 def await_databases(reg: DBRegistry, launches: t.Sequence["_shards.ShardLaunch"], launcher: "Launcher",

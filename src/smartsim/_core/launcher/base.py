@@ -34,12 +34,13 @@ import importlib
 import os
 import shutil
 import signal
+import socket
 import sys
 import threading
 import time
 import typing as t
 
-from ...error import SSUnsupportedError
+from ...error import LauncherError, SSUnsupportedError
 from ...log import get_logger
 from ...status import SmartSimStatus
 
@@ -197,6 +198,9 @@ class Launcher(abc.ABC):
 
     name: t.ClassVar[str]
     capabilities: t.ClassVar[Capabilities]
+    #: steps may run on hosts other than the driver's: a database then binds the address of
+    #: the host it runs on (``host_addresses``), and a shard's process id means nothing here
+    remote_steps: t.ClassVar[bool] = False
 
     #: guards the status fields of every task this launcher runs
     cond: threading.Condition
@@ -226,6 +230,22 @@ class Launcher(abc.ABC):
     def submit(self, tasks: t.Sequence[Task], wait_launched: bool = True) -> None:
         """Start many tasks in one call (each with its ``pool`` set); they start as their
         pools allow. With ``wait_launched``, return once the first wave is running."""
+
+    def allocation_hosts(self) -> t.List[str]:
+        """The hosts of the allocation this driver runs in ([]: only this machine)."""
+        return []
+
+    def host_addresses(self, hosts: t.Sequence[str]) -> t.List[str]:
+        """The address to bind and connect to on each of ``hosts``."""
+        try:
+            return [socket.gethostbyname(host) for host in hosts]
+        except OSError as exc:
+            raise LauncherError(f"cannot resolve the hosts {', '.join(hosts)}: {exc}") from exc
+
+    def on_host(self, argv: t.List[str], host: str, name: str) -> t.List[str]:
+        """The command that runs ``argv`` on ``host`` as a step called ``name`` (a database
+        shard or its executor). Local processes run here, as they are."""
+        return list(argv)
 
     def submit_batch(self, job: BatchJob) -> None:
         """Submit one batch job running ``job.tasks``; its tasks become Queued at once."""

@@ -115,6 +115,7 @@ class SlurmLauncher(LocalLauncher):
     name = "slurm"
     capabilities = Capabilities(steps=True, batch=True, colocated_db=True)
     cancel_command = ("scancel",)
+    remote_steps = True
 
     @classmethod
     def detect(cls) -> bool:
@@ -128,6 +129,37 @@ class SlurmLauncher(LocalLauncher):
         self._started: t.Set[str] = set()
         self._poller: t.Optional[threading.Thread] = None
         self._accounting: t.Optional[bool] = None
+
+    # -- placing database steps on the allocation's nodes ------------------------------------
+    def allocation_hosts(self) -> t.List[str]:
+        nodelist = os.environ.get("SLURM_JOB_NODELIST") or os.environ.get("SLURM_NODELIST")
+        if not nodelist:
+            return []
+        proc = _run(["scontrol", "show", "hostnames", nodelist])
+        if proc.returncode != 0:
+            raise LauncherError(f"scontrol show hostnames {nodelist}: {proc.stderr.strip()}")
+        return proc.stdout.split()
+
+    def host_addresses(self, hosts: t.Sequence[str]) -> t.List[str]:
+        """Each node's ``NodeAddr`` as Slurm knows it (one ``scontrol`` call): node names
+        need not resolve through DNS, and several names may share one address."""
+        proc = _run(["scontrol", "show", "node", ",".join(hosts), "--oneliner"])
+        addrs: t.Dict[str, str] = {}
+        for line in proc.stdout.splitlines():
+            fields = dict(item.split("=", 1) for item in line.split() if "=" in item)
+            if "NodeName" in fields and fields.get("NodeAddr"):
+                addrs[fields["NodeName"]] = fields["NodeAddr"]
+        missing = [host for host in hosts if host not in addrs]
+        if missing:
+            resolved = super().host_addresses(missing)
+            addrs.update(zip(missing, resolved))
+        return [addrs[host] for host in hosts]
+
+    def on_host(self, argv: t.List[str], host: str, name: str) -> t.List[str]:
+        # --overlap: a shard and its executor share their node with the model steps (a plain
+        # step holds every CPU the allocation has on its node)
+        return [shutil.which("srun") or "srun", "--nodes=1", "--ntasks=1", f"--nodelist={host}", "--overlap",
+                f"--job-name={name}", *argv]
 
     # -- batch jobs ---------------------------------------------------------------------
     def submit_batch(self, job: BatchJob) -> None:

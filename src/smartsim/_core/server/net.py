@@ -37,6 +37,19 @@ def interface_addresses(interfaces: t.Sequence[str]) -> t.List[str]:
     return out
 
 
+def local_addresses() -> t.List[str]:
+    """Every IPv4 address of this machine's interfaces (loopback included)."""
+    out = [LOOPBACK]
+    try:
+        import psutil  # pylint: disable=import-outside-toplevel
+
+        for entries in psutil.net_if_addrs().values():
+            out.extend(e.address for e in entries if e.family == socket.AF_INET and e.address not in out)
+    except Exception:  # pylint: disable=broad-except  # psutil gaps: loopback is always ours
+        pass
+    return out
+
+
 def port_holder(port: int) -> str:
     """A description of the process listening on ``port`` (``"redis-server (pid 12)"``),
     or ``""`` when it cannot be seen."""

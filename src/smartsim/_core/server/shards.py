@@ -45,16 +45,24 @@ _QUEUED = SmartSimStatus.STATUS_QUEUED
 _GENERATIONS = itertools.count(1)
 
 
-def prepare(orc: "Orchestrator") -> "ShardLaunch":
+def prepare(orc: "Orchestrator", placement: t.Optional[t.Sequence[t.Tuple[str, str]]] = None) -> "ShardLaunch":
     """Validate and prepare a start of ``orc``: check the ports, the checkpoints and the
     shard directories; write the config files (password) and executor secrets. The result
-    holds each shard's command line; nothing is launched yet."""
+    holds each shard's command line; nothing is launched yet.
+
+    ``placement``: ``(host, address)`` per shard when a launcher runs the shards on other
+    hosts (a scheduler's nodes); each shard then binds its host's address, and only the
+    ports of addresses of this machine can be checked here."""
     what = f"database {orc.name!r}"
     server = orc._locate_server()  # pylint: disable=protected-access
-    configs = orc._shard_configs()  # pylint: disable=protected-access
+    addresses = [addr for _, addr in placement] if placement is not None else None
+    configs = orc._shard_configs(addresses)  # pylint: disable=protected-access
+    local = set(_net.local_addresses()) if placement is not None else None
     endpoints: t.List[t.Tuple[str, int]] = []
     for cfg in configs:
         for host in cfg.bind:
+            if local is not None and host not in local:
+                continue
             endpoints.append((host, cfg.port))
             if cfg.cluster:
                 endpoints.append((host, cfg.port + 10000))
@@ -82,7 +90,10 @@ def prepare(orc: "Orchestrator") -> "ShardLaunch":
         node.run_settings.exe_args = argv[1:]
         shards.append((node, argv))
     # clients connect to the first address a shard binds
-    return ShardLaunch(orc, shards, [(cfg.bind[0], cfg.port) for cfg in configs])
+    launch = ShardLaunch(orc, shards, [(cfg.bind[0], cfg.port) for cfg in configs])
+    if placement is not None:
+        launch.hosts = [host for host, _ in placement]
+    return launch
 
 
 class ShardLaunch:
@@ -102,6 +113,9 @@ class ShardLaunch:
         self.ready = False
         self.sidecars: t.List["_Sidecar"] = []
         self.stopped = False
+        # the host each shard runs on, when a launcher places shards on other hosts (None:
+        # this machine; then a shard's pid identifies the server answering at its port)
+        self.hosts: t.Optional[t.List[str]] = None
 
     def begin(self, tasks: t.List[Task]) -> None:
         """The shards' tasks are about to be submitted: from now on ``orc`` reports this
@@ -202,6 +216,10 @@ class ShardLaunch:
         host, port = self.endpoints[i]
         if task.pid is None:
             return False, "not launched yet"
+        if self.hosts is not None:
+            # the pid we hold is the step's launcher (srun), not the server on its node: only a
+            # port found busy when the shard started (its log) tells that the port was taken
+            return True, ""
         pid = miniresp.server_pid(host, port, password=self.orc.password)
         if pid is None:
             return False, "INFO server did not answer"
@@ -283,8 +301,13 @@ class _Sidecar:
         orc = self.launch.orc
         host, port = self.launch.endpoints[self.index]
         argv = _config.executor_argv(threads=orc.intra_threads) + [
-            "--host", host, "--port", str(port), "--parent-pid", str(shard.pid),
+            "--host", host, "--port", str(port),
             "--secret-file", os.path.join(orc.path, shard.name, _config.SECRET_FILE)]
+        placed = self.launch.hosts
+        if placed is None:
+            argv += ["--parent-pid", str(shard.pid)]
+        else:  # next to its shard, on the shard's host
+            argv = self.launcher.on_host(argv, placed[self.index], f"{shard.name}-executor")
         base = os.path.join(orc.path, f"{shard.name}-executor")
         task = Task(f"{shard.name}-executor", argv, orc.path, self.env, base + ".out",
                     base + ".err", self, self.starts, "Executor", None, is_db=True)
