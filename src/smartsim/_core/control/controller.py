@@ -357,7 +357,10 @@ class Controller:
             if not self.launcher.capabilities.colocated_db:
                 raise SSUnsupportedError(f"Model {model.name!r} has a colocated database: the "
                                          f"{self.launcher_name} launcher cannot start one")
-            argv = _db.colocated_argv(self._databases, model, argv)
+            # the database runs where the application runs: inside the step (after the run
+            # command and its arguments) when the launcher's steps run on other hosts
+            cut = 1 + len(rs.format_run_args()) if self.launcher.remote_steps and rs.run_command else 0
+            argv = argv[:cut] + _db.colocated_argv(self._databases, model, argv[cut:])
         path = os.fspath(model.path)
         self._make_dir(path, "Model", model.name)
         env = self._env(rs, env_base, model)
