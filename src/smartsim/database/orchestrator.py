@@ -174,7 +174,14 @@ class Orchestrator:
         self.name = db_identifier
         self.path = os.path.abspath(os.fspath(path)) if path is not None else os.getcwd()
         self.batch = batch
-        self.batch_settings = None
+        self.batch_settings: t.Any = None
+        if batch:
+            from ..settings.settings import create_batch_settings  # pylint: disable=import-outside-toplevel
+
+            # the job that holds the shards' nodes: one node per shard, as SmartSim 0.8 asks
+            self.batch_settings = create_batch_settings(launcher, nodes=db_nodes, time=time or "",
+                                                        account=account or "",
+                                                        batch_args=kwargs.pop("batch_args", None))
         self.single_cmd = single_cmd
         self._interfaces = [interface] if isinstance(interface, str) else list(interface)
         if not self._interfaces or not all(isinstance(i, str) and i for i in self._interfaces):
@@ -316,6 +323,7 @@ class Orchestrator:
     def set_walltime(self, walltime: str) -> None:
         if not self.batch:
             raise SmartSimError("Not running as batch, cannot set walltime")
+        self.batch_settings.set_walltime(walltime)
 
     def set_hosts(self, host_list: t.Union[t.List[str], str]) -> None:
         if isinstance(host_list, str):
@@ -337,7 +345,9 @@ class Orchestrator:
             node.remove_stale_dbnode_files()
 
     def set_batch_arg(self, arg: str, value: t.Optional[str] = None) -> None:
-        raise SmartSimError("Not running as batch, cannot set batch_arg")
+        if not self.batch:
+            raise SmartSimError("Not running as batch, cannot set batch_arg")
+        self.batch_settings.batch_args[arg] = value
 
     def set_run_arg(self, arg: str, value: t.Optional[str] = None) -> None:
         for node in self.entities:

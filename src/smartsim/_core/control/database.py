@@ -23,6 +23,7 @@ The environment is added by ``DBRegistry.env_for``, registered as one of the con
 from __future__ import annotations
 
 import json
+import functools
 import os
 import sys
 import typing as t
@@ -177,14 +178,36 @@ def prepare_databases(reg: DBRegistry, dbs: t.Sequence[Orchestrator], runs: t.Ma
                 raise SmartSimError(f"databases {seen_ports[node.port]!r} and {orc.name!r} both use "
                                     f"port {node.port}")
             seen_ports[node.port] = orc.name
-    launches = [_shards.prepare(orc, _placement(orc, launcher)) for orc in dbs]
+    launches: t.List["_shards.ShardLaunch"] = []
+    try:
+        for orc in dbs:
+            allocation, hosts = None, None
+            if orc.batch:
+                # one batch job holds the database's nodes; its shards run in it as steps
+                allocation, hosts = launcher.hold_allocation(orc.name, orc.path, orc.batch_settings,
+                                                             _config.start_timeout())
+            try:
+                launch = _shards.prepare(orc, _placement(orc, launcher, hosts))
+            except BaseException:
+                if allocation is not None:
+                    launcher.release_allocation(allocation)
+                raise
+            if allocation is not None:
+                launch.allocation = allocation
+                launch.release = functools.partial(launcher.release_allocation, allocation)
+            launches.append(launch)
+    except BaseException:
+        for launch in launches:
+            if launch.release is not None:
+                launch.release()
+        raise
     tasks: t.List[Task] = []
     for launch in launches:
         orc = launch.orc
         mine = []
         for i, (node, argv) in enumerate(launch.shards):
             if launch.hosts is not None:
-                argv = launcher.on_host(argv, launch.hosts[i], node.name)
+                argv = launcher.on_host(argv, launch.hosts[i], node.name, launch.allocation)
             history = runs.get(node.name)
             base = os.path.join(orc.path, node.name)
             mine.append(Task(node.name, argv, orc.path, env, base + ".out", base + ".err", None,
@@ -194,13 +217,15 @@ def prepare_databases(reg: DBRegistry, dbs: t.Sequence[Orchestrator], runs: t.Ma
     return tasks, launches
 
 
-def _placement(orc: Orchestrator, launcher: "Launcher") -> t.Optional[t.List[t.Tuple[str, str]]]:
-    """``(host, address)`` per shard when ``launcher`` runs steps on other hosts: the hosts
-    given with ``set_hosts``, else the allocation's, one shard per host in turn (shards that
-    share a host, or hosts that share an address, differ by port: shard ``i`` has port+i)."""
+def _placement(orc: Orchestrator, launcher: "Launcher", hosts: t.Optional[t.List[str]] = None
+               ) -> t.Optional[t.List[t.Tuple[str, str]]]:
+    """``(host, address)`` per shard when ``launcher`` runs steps on other hosts: ``hosts``
+    (a batch database's job), else those given with ``set_hosts``, else the allocation's, one
+    shard per host in turn (shards that share a host, or hosts that share an address, differ
+    by port: shard ``i`` has port+i)."""
     if not launcher.remote_steps:
         return None
-    hosts = list(orc._user_hostlist) or launcher.allocation_hosts()  # pylint: disable=protected-access
+    hosts = hosts or list(orc._user_hostlist) or launcher.allocation_hosts()  # pylint: disable=protected-access
     if not hosts:
         raise SmartSimError(
             f"database {orc.name!r}: the {launcher.name} launcher needs hosts to run its shards on: "

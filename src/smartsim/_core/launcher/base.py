@@ -242,10 +242,21 @@ class Launcher(abc.ABC):
         except OSError as exc:
             raise LauncherError(f"cannot resolve the hosts {', '.join(hosts)}: {exc}") from exc
 
-    def on_host(self, argv: t.List[str], host: str, name: str) -> t.List[str]:
+    def on_host(self, argv: t.List[str], host: str, name: str,
+                allocation: t.Optional[str] = None) -> t.List[str]:
         """The command that runs ``argv`` on ``host`` as a step called ``name`` (a database
-        shard or its executor). Local processes run here, as they are."""
+        shard or its executor), inside the batch job ``allocation`` if given (see
+        ``hold_allocation``). Local processes run here, as they are."""
         return list(argv)
+
+    def hold_allocation(self, name: str, cwd: str, batch_settings: t.Any,
+                        timeout: float) -> t.Tuple[str, t.List[str]]:
+        """Submit a batch job that only holds its nodes, wait until it runs, and return its
+        id and hosts: a batch database's shards then run in it as steps (``on_host``)."""
+        raise SSUnsupportedError(f"the {self.name} launcher cannot run a database as a batch job")
+
+    def release_allocation(self, allocation: str) -> None:
+        """End a job made by ``hold_allocation`` (and every step still in it)."""
 
     def submit_batch(self, job: BatchJob) -> None:
         """Submit one batch job running ``job.tasks``; its tasks become Queued at once."""

@@ -155,11 +155,46 @@ class SlurmLauncher(LocalLauncher):
             addrs.update(zip(missing, resolved))
         return [addrs[host] for host in hosts]
 
-    def on_host(self, argv: t.List[str], host: str, name: str) -> t.List[str]:
+    def on_host(self, argv: t.List[str], host: str, name: str,
+                allocation: t.Optional[str] = None) -> t.List[str]:
         # --overlap: a shard and its executor share their node with the model steps (a plain
         # step holds every CPU the allocation has on its node)
-        return [shutil.which("srun") or "srun", "--nodes=1", "--ntasks=1", f"--nodelist={host}", "--overlap",
-                f"--job-name={name}", *argv]
+        job = [f"--jobid={allocation}"] if allocation else []
+        return [shutil.which("srun") or "srun", *job, "--nodes=1", "--ntasks=1", f"--nodelist={host}",
+                "--overlap", f"--job-name={name}", *argv]
+
+    def hold_allocation(self, name: str, cwd: str, batch_settings: t.Any,
+                        timeout: float) -> t.Tuple[str, t.List[str]]:
+        holder = Task(name, ["/bin/sh", "-c", "while :; do sleep 3600; done"], cwd, [],
+                      os.path.join(cwd, f"{name}.holder.out"), os.path.join(cwd, f"{name}.holder.err"),
+                      None, 0, "DBNode", None, is_db=True)
+        job = BatchJob(name, cwd, batch_settings, [holder])
+        self.submit_batch(job)
+        job_id = t.cast(str, job.job_id)
+        deadline = time.monotonic() + timeout
+        while True:
+            proc = _run(["squeue", "--noheader", "--jobs", job_id, "--format=%T %N"])
+            state, _, nodes = proc.stdout.strip().partition(" ")
+            if state in _ACTIVE and nodes:
+                break
+            if proc.returncode == 0 and state and state not in _WAITING:
+                raise LauncherError(f"the batch job {job_id} holding the nodes of {name!r} ended "
+                                    f"({state}) before it ran; see {holder.err}")
+            if time.monotonic() > deadline:
+                self.release_allocation(job_id)
+                raise LauncherError(f"the batch job {job_id} holding the nodes of {name!r} did not "
+                                    f"start within {timeout:g} s (squeue: {state or proc.stderr.strip()})")
+            time.sleep(0.1)
+        hosts = _run(["scontrol", "show", "hostnames", nodes]).stdout.split()
+        return job_id, hosts
+
+    def release_allocation(self, allocation: str) -> None:
+        with self.cond:
+            tasks = list(self._jobs[allocation].tasks) if allocation in self._jobs else []
+        if tasks:
+            self.stop(tasks)
+        else:
+            _run(["scancel", allocation])
 
     # -- batch jobs ---------------------------------------------------------------------
     def submit_batch(self, job: BatchJob) -> None:

@@ -116,6 +116,9 @@ class ShardLaunch:
         # the host each shard runs on, when a launcher places shards on other hosts (None:
         # this machine; then a shard's pid identifies the server answering at its port)
         self.hosts: t.Optional[t.List[str]] = None
+        # a batch database: the job holding its nodes, and how to end it
+        self.allocation: t.Optional[str] = None
+        self.release: t.Optional[t.Callable[[], None]] = None
 
     def begin(self, tasks: t.List[Task]) -> None:
         """The shards' tasks are about to be submitted: from now on ``orc`` reports this
@@ -133,10 +136,14 @@ class ShardLaunch:
         return all(task.status is _RUNNING and not task.stopping for task in self.tasks)
 
     def stop(self) -> None:
-        """The database is being stopped: stop supervising (and end) its executors."""
+        """The database is being stopped: stop supervising (and end) its executors, and end
+        the batch job that holds its nodes."""
         self.stopped = True
         for sidecar in self.sidecars:
             sidecar.stop()
+        release, self.release = self.release, None
+        if release is not None:
+            release()
 
     # -- readiness -----------------------------------------------------------------------
     def wait_ready(self, timeout: t.Optional[float] = None) -> None:
@@ -307,7 +314,8 @@ class _Sidecar:
         if placed is None:
             argv += ["--parent-pid", str(shard.pid)]
         else:  # next to its shard, on the shard's host
-            argv = self.launcher.on_host(argv, placed[self.index], f"{shard.name}-executor")
+            argv = self.launcher.on_host(argv, placed[self.index], f"{shard.name}-executor",
+                                         self.launch.allocation)
         base = os.path.join(orc.path, f"{shard.name}-executor")
         task = Task(f"{shard.name}-executor", argv, orc.path, self.env, base + ".out",
                     base + ".err", self, self.starts, "Executor", None, is_db=True)
