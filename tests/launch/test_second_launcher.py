@@ -98,6 +98,6 @@ def test_what_the_launcher_cannot_do_is_refused_before_launch(rexp, relay):
 
 def test_scheduler_without_a_launcher_is_refused_at_start(tmp_path):
     exp = Experiment("s", exp_path=str(tmp_path / "s"), launcher="pbs")
-    model = exp.create_model("m", exp.create_run_settings("true"))
+    model = exp.create_model("m", exp.create_run_settings("true", run_command=""))
     with pytest.raises(SSUnsupportedError, match="'pbs' launcher is not implemented yet"):
         exp.start(model)

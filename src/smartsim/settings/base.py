@@ -19,6 +19,41 @@ def fmt_dict(value: t.Mapping[str, t.Any]) -> str:
     return "\n".join(f"\t{key} = {val}" for key, val in value.items())
 
 
+def host_list_of(host_list: t.Union[str, t.List[str]],
+                 item_error: str = "host_list argument must be list of strings") -> t.List[str]:
+    """``host_list`` as a list of host names: a str is one (stripped) host, a list must hold
+    only str. ``TypeError`` otherwise: ``host_list argument must be a list of strings`` for
+    anything but a str or a list, ``item_error`` for a list holding something else."""
+    if isinstance(host_list, str):
+        host_list = [host_list.strip()]
+    if not isinstance(host_list, list):
+        raise TypeError("host_list argument must be a list of strings")
+    if not all(isinstance(host, str) for host in host_list):
+        raise TypeError(item_error)
+    return host_list
+
+
+def format_dash_args(args: t.Mapping[str, t.Any], restricted: t.Collection[str] = (),
+                     long_sep: str = "=") -> t.List[str]:
+    """Arguments stored without dashes, as most launch binaries take them: a one-letter key
+    is ``-k value`` (two items), a longer one ``--key<long_sep>value`` (one item; with a
+    ``long_sep`` of ``" "`` still one item), a falsy value (``None``, ``""``, ``0``) the bare
+    flag; keys in ``restricted`` are left out."""
+    formatted: t.List[str] = []
+    for opt, value in args.items():
+        if opt in restricted:
+            continue
+        short = len(str(opt)) == 1
+        flag = ("-" if short else "--") + opt
+        if not value:
+            formatted.append(flag)
+        elif short:
+            formatted += [flag, str(value)]
+        else:
+            formatted.append(f"{flag}{long_sep}{value}")
+    return formatted
+
+
 def _warn_unsupported(settings: t.Any, what: str) -> None:
     logger.warning(f"{what} specification not implemented for this RunSettings type: {type(settings)}")
 
