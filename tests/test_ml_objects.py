@@ -538,7 +538,7 @@ def test_store_failure_names_the_object(exp, rs):
     with pytest.raises(SmartSimError) as info:
         store(plan_loads([model]), RecordingClient(fail="set_model"))
     text = str(info.value)
-    assert "'x'" in text and "owner" in text and "ERR boom" in text
+    assert "'x'" in text and "'owner'" in text and "ERR boom" in text
     assert isinstance(plan_loads([model])[0], LoadOp)
 
 

@@ -193,7 +193,7 @@ def test_a_rejected_model_is_reported_with_its_name(exp, rs, client):
     model.add_ml_model("garbage", "TORCH", model=b"not a torchscript archive")
     with pytest.raises(SmartSimError) as info:
         _load(model, client=client)
-    assert "'garbage'" in str(info.value) and "app" in str(info.value)
+    assert "'garbage'" in str(info.value) and "attached to 'app'" in str(info.value)
     assert not client.model_exists("garbage")
 
 

@@ -22,6 +22,7 @@ from .errors import (
     SSDBFilesNotParseable,
     SSDBIDConflictError,
     SSInternalError,
+    SSNoDatabaseError,
     SSReservedKeywordError,
     SSUnsupportedError,
     StrategyError,

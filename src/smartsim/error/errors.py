@@ -75,6 +75,11 @@ class SSDBFilesNotParseable(SmartSimError):
     """The files describing a database could not be parsed"""
 
 
+class SSNoDatabaseError(SmartSimError):
+    """Entities with ML models or scripts to load were started and no database is running
+    to load them into"""
+
+
 class PreviewFormatError(SSUnsupportedError):
     """The output format of preview is not supported"""
 

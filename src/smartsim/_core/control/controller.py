@@ -25,13 +25,14 @@ from ...entity.ensemble import Ensemble, EnsembleMember
 from ...entity.entity import SmartSimEntity
 from ...entity.model import Model, param_args
 from ...error import (EntityExistsError, EntityNotLaunchedError, EntityRunningError,
-                      ExecutableNotFoundError, NotExecutableError, SmartSimError, SSUnsupportedError,
-                      UnknownEntityError)
+                      ExecutableNotFoundError, NotExecutableError, SmartSimError, SSNoDatabaseError,
+                      SSUnsupportedError, UnknownEntityError)
 from ...log import get_logger
 from ...status import SmartSimStatus
 from ..launcher.base import (DEFAULT_STOP_GRACE, TOKEN_VAR, BatchJob, Launcher, Pool, Task, add_exit_hook,
                              encode_env, install_sigint_handler, launcher_class)
 from . import database as _db
+from . import mlobjects as _ml
 from .manifest import ManifestWriter
 from .progress import ProgressBar, progress_wanted
 
@@ -67,6 +68,16 @@ def resolve_max_concurrent(value: t.Any, what: str = "max_concurrent") -> int:
 def _names(items: t.Sequence[str], limit: int = 5) -> str:
     shown = ", ".join(items[:limit])
     return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")
+
+
+def _no_database_message(ops: t.Sequence["_ml.LoadOp"]) -> str:
+    what = [f"{'ML model' if op.kind == 'model' else 'script'} {op.obj.name!r} (attached to "
+            f"{', '.join(op.owners)})" for op in ops]
+    return (f"{_names(what, 3)} must be loaded into a database before the application starts, and no "
+            "database is running: start an Orchestrator first (exp.start(db), or in the same "
+            "exp.start call), or colocate a database with the model (colocate_db_tcp / "
+            "colocate_db_uds; in-memory models and functions need a standalone Orchestrator). "
+            "Nothing was launched.")
 
 
 class _Batch:
@@ -241,9 +252,15 @@ class Controller:
                 raise EntityExistsError(f"{entity.type} {entity.name!r} was passed to start twice")
             seen.add(entity.name)
         dbs = [entity for entity in entities if isinstance(entity, Orchestrator)]
+        entities = [entity for entity in entities if not isinstance(entity, Orchestrator)]
+        # the ML objects to store before these entities run (no I/O but reading files to
+        # compare same-named objects); with nothing to store them in: refused before
+        # anything, databases of this call included, is launched
+        ml_ops = _ml.plan_loads(entities) if entities else []
+        if ml_ops and not dbs and not self.active_databases():
+            raise SSNoDatabaseError(_no_database_message(ml_ops))
         if dbs:
             self._start_databases(dbs, kill_on_interrupt)
-            entities = [entity for entity in entities if not isinstance(entity, Orchestrator)]
             if not entities:
                 return
         cap_pool = Pool(resolve_max_concurrent(max_concurrent)) if max_concurrent is not None else None
@@ -266,7 +283,10 @@ class Controller:
             else:
                 tasks.extend(made)
             skipped += skip
-        # everything is valid: from here on nothing raises before the launch
+        if ml_ops and (tasks or jobs):
+            # after every database answers (executors up), before any entity is launched
+            self._load_ml_objects(ml_ops)
+        # everything is valid and loaded: from here on nothing raises before the launch
         if only_failed and skipped:
             logger.info(f"only_failed: relaunching {len(tasks)} members, keeping {skipped} that "
                         "completed or are still running")
@@ -340,6 +360,24 @@ class Controller:
         logger.debug(f"databases {', '.join(orc.name for orc in dbs)} ready in "
                      f"{time.perf_counter() - t0:.3f} s")
 
+    def _load_ml_objects(self, ops: t.List["_ml.LoadOp"]) -> None:
+        """Store ``ops`` in every running database (all shards of a cluster), as SmartSim
+        0.8 does, through a client of the controller's own (independent of the launcher:
+        the driver reaches the databases' addresses on any of them)."""
+        dbs = self.active_databases()
+        if not dbs:  # stopped between the check in start and now
+            raise SSNoDatabaseError(_no_database_message(ops))
+        for orc in dbs:
+            addresses = orc.get_address()
+            t0 = time.perf_counter()
+            try:
+                _ml.load_into(ops, addresses, password=orc.password)
+            except SmartSimError as exc:
+                raise SmartSimError(f"Loading into database {orc.name!r}: {exc}. Nothing of this "
+                                    "start was launched.") from exc
+            logger.debug(f"{len(ops)} ML object(s) stored in database {orc.name!r} in "
+                         f"{time.perf_counter() - t0:.3f} s")
+
     def _model_tasks(self, model: Model, env_base: "_EnvBase", pool: t.Optional[Pool],
                      only_failed: bool, previous: t.Dict[str, t.Dict[str, t.Any]],
                      checked: t.Set[str]) -> t.Tuple[t.List[Task], int]:
@@ -353,6 +391,8 @@ class Controller:
         head, tail = self._argv_parts(rs, model.name, colocated_ok=True)
         self._check_exe(head, rs, "Model", model.name, checked)
         argv = head + tail
+        path = os.fspath(model.path)
+        self._make_dir(path, "Model", model.name)  # (a colocated model's ML objects go there)
         if getattr(rs, "colocated_db_settings", None):
             if not self.launcher.capabilities.colocated_db:
                 raise SSUnsupportedError(f"Model {model.name!r} has a colocated database: the "
@@ -361,8 +401,6 @@ class Controller:
             # command and its arguments) when the launcher's steps run on other hosts
             cut = 1 + len(rs.format_run_args()) if self.launcher.remote_steps and rs.run_command else 0
             argv = argv[:cut] + _db.colocated_argv(self._databases, model, argv[cut:])
-        path = os.fspath(model.path)
-        self._make_dir(path, "Model", model.name)
         env = self._env(rs, env_base, model)
         task = self._new_task(model.name, argv, path, env, None)
         task.env_names = list(rs.env_vars) or None

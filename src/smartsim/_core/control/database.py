@@ -310,6 +310,11 @@ def colocated_argv(reg: DBRegistry, model: "Model", argv: t.List[str]) -> t.List
         executor = _config.executor_argv(threads=rai.get("intra_op_parallelism")) + where + [
             "--parent-pid", "{redis_pid}", "--secret-file", secret_file]
     pin = settings.get("custom_pinning")
+    from . import mlobjects  # pylint: disable=import-outside-toplevel
+
+    # the model's ML objects (files, strings), loaded by the wrapper once its database
+    # answers and before the application starts; the model's directory exists by now
+    ml_objects = mlobjects.write_colocated_spec(model, path)
     spec = {
         "name": model.name,
         "server": server.path,
@@ -326,5 +331,6 @@ def colocated_argv(reg: DBRegistry, model: "Model", argv: t.List[str]) -> t.List
         "executor_timeout": _config.executor_start_timeout(),
         "debug": bool(settings.get("debug")),
         "address": f"unix://{sock}" if sock else f"127.0.0.1:{port}",
+        "ml_objects": ml_objects,
     }
     return [sys.executable, "-I", "-S", WRAPPER, json.dumps(spec, separators=(",", ":")), "--", *argv]

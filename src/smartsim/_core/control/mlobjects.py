@@ -227,7 +227,9 @@ def _source(obj: "DBObject") -> str:
 # ------------------------------------------------------------------------------- storing
 def store(ops: t.Iterable[LoadOp], client: "Client") -> None:
     """Store every planned object through ``client`` (all shards of a cluster; one key per
-    GPU for ``devices_per_node`` > 1, as SmartRedis's ``*_multigpu`` calls)."""
+    GPU for ``devices_per_node`` > 1, as SmartRedis's ``*_multigpu`` calls). A failure
+    raises ``SmartSimError`` naming the object, where it came from and its entities (the
+    client's message, which names the key and the database, follows)."""
     from ...error import SmartSimError  # pylint: disable=import-outside-toplevel
 
     for op in ops:
@@ -237,9 +239,7 @@ def store(ops: t.Iterable[LoadOp], client: "Client") -> None:
                 _store_model(client, op.key, t.cast("DBModel", obj))
             else:
                 _store_script(client, op.key, t.cast("DBScript", obj))
-        except SmartSimError:
-            raise
-        except Exception as exc:  # client errors name the key and the database already
+        except Exception as exc:  # pylint: disable=broad-except
             what = "ML model" if op.kind == "model" else "script"
             raise SmartSimError(
                 f"could not store the {what} {obj.name!r} (from {_source(obj)}, attached to "

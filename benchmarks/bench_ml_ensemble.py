@@ -1,0 +1,283 @@
+#!/usr/bin/env python
+"""An inference ensemble against a 1-shard database vs the same model in-process.
+
+Both sides in one run, on the same TorchScript model (an MLP, ``--features`` inputs,
+``--hidden`` units in two hidden layers, ``--classes`` outputs; batch 1 per call):
+
+* database path: ``exp.start`` starts an Orchestrator (1 shard, with its executor) and an
+  ensemble of ``--members`` members (this file with ``--member``) that the driver gave the
+  model with ``add_ml_model(..., batch_size=8, min_batch_size=8, min_batch_timeout=T)``, so
+  ``exp.start`` stores it with ``BATCHSIZE 8 MINBATCHSIZE 8 MINBATCHTIMEOUT T`` before the
+  members run. Each member puts its input once, makes ``--warmup`` calls, waits at a
+  barrier (a key the driver sets once every member is ready) and then times ``--calls``
+  ``run_model`` calls. Throughput = members x calls / (last member's end - first member's
+  start), all on one clock.
+* in-process: the same model (``torch.jit.load`` of the same bytes) called from one
+  Python loop ``members x calls`` times on one ``(1, features)`` tensor under
+  ``torch.inference_mode()``: no conversions, no transport -- the best case for it.
+
+Torch intra-op threads are the same on both sides: the runtime's default, or ``--threads``
+(the Orchestrator's ``intra_op_threads`` for the executor, ``torch.set_num_threads`` here).
+
+    python benchmarks/bench_ml_ensemble.py [--members 8] [--calls 1000] [--hidden 512]
+        [--threads 0] [--min-batch-timeout 10] [--batch-size 8] [--repeat 1] [--json out.json]
+
+Prints both throughputs in inferences/s and their ratio (database / in-process). Goal:
+batching makes the database path at least as fast as the in-process loop (ratio >= 1).
+"""
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import shutil
+import socket
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT / "src") not in sys.path:
+    sys.path.insert(0, str(ROOT / "src"))
+
+MODEL = "mlp"
+GO = "bench_go"
+
+
+# ------------------------------------------------------------------------------ member
+def member(args: argparse.Namespace) -> int:
+    """One ensemble member: warm up, wait for the driver's go, time ``calls`` run_model."""
+    from smartsim.client import Client
+
+    name = os.environ["SSKEYOUT"]  # SmartSim prefixes this member's keys with its name
+    os.environ.setdefault("SSKEYIN", name)  # and it reads its own keys back
+    client = Client(cluster=False)
+    x = np.random.default_rng(int(name.rsplit("_", 1)[1])).random((1, args.features), dtype=np.float32)
+    client.put_tensor("x", x)
+    for _ in range(args.warmup):
+        client.run_model(MODEL, ["x"], ["y"])
+    client.put_tensor("ready", np.ones(1, dtype=np.int8))
+    while not client.key_exists(GO):  # raw key: the driver's, not prefixed
+        time.sleep(0.0005)
+    run_model = client.run_model
+    lat = np.empty(args.calls, dtype=np.float64)
+    clock = time.perf_counter
+    cpu0 = time.process_time()
+    t0_wall, t0 = time.time(), clock()
+    last = t0
+    for i in range(args.calls):
+        run_model(MODEL, ["x"], ["y"])
+        now = clock()
+        lat[i] = now - last
+        last = now
+    t1_wall = t0_wall + (last - t0)
+    cpu = time.process_time() - cpu0
+    client.put_tensor("timing", np.array([t0_wall, t1_wall, np.percentile(lat, 50),
+                                          np.percentile(lat, 99), cpu], dtype=np.float64))
+    return 0
+
+
+# ------------------------------------------------------------------------------ driver
+def mlp_bytes(torch, features: int, hidden: int, classes: int) -> bytes:
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(features, hidden), torch.nn.ReLU(),
+                              torch.nn.Linear(hidden, hidden), torch.nn.ReLU(),
+                              torch.nn.Linear(hidden, classes))
+    buf = io.BytesIO()
+    torch.jit.save(torch.jit.script(net.eval()), buf)
+    return buf.getvalue()
+
+
+def in_process(torch, blob: bytes, features: int, n: int, warmup: int) -> dict:
+    model = torch.jit.load(io.BytesIO(blob))
+    x = torch.from_numpy(np.random.default_rng(0).random((1, features), dtype=np.float32))
+    with torch.inference_mode():
+        for _ in range(warmup):
+            model(x)
+        t0 = time.perf_counter()
+        for _ in range(n):
+            model(x)
+        elapsed = time.perf_counter() - t0
+    return {"inferences": n, "seconds": elapsed, "per_s": n / elapsed}
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def database_path(torch, blob: bytes, args: argparse.Namespace, workdir: str) -> dict:
+    from smartsim import Experiment
+    from smartsim.client import Client
+
+    exp = Experiment("bench_ml", exp_path=os.path.join(workdir, "bench_ml"), launcher="local")
+    db = exp.create_database(port=_free_port(), interface="lo", intra_op_threads=args.threads or None)
+    rs = exp.create_run_settings(sys.executable, exe_args=[
+        os.path.abspath(__file__), "--member", "--calls", str(args.calls), "--warmup", str(args.warmup),
+        "--features", str(args.features)])
+    ens = exp.create_ensemble("bench", run_settings=rs, replicas=args.members)
+    ens.add_ml_model(MODEL, "TORCH", model=blob, device="CPU", batch_size=args.batch_size,
+                     min_batch_size=args.batch_size, min_batch_timeout=args.min_batch_timeout if args.batch_size else 0)
+    t_db = time.perf_counter()
+    exp.start(db)
+    t_db = time.perf_counter() - t_db
+    try:
+        client = Client(address=db.get_address()[0], cluster=False)
+        t_start = time.perf_counter()
+        # stores the model (BATCHSIZE 8 MINBATCHSIZE 8), then launches every member at once
+        # (the default cap is one member per CPU)
+        exp.start(ens, block=False, max_concurrent=args.members)
+        names = [m.name for m in ens]
+        deadline = time.monotonic() + 300
+        while not all(client.tensor_exists(f"{n}.ready") for n in names):
+            if exp.finished(ens) or time.monotonic() > deadline:
+                raise RuntimeError("a member ended before the barrier: see "
+                                   f"{ens.path}/*/bench_*.err\n{exp.summary()}")
+            time.sleep(0.01)
+        ready_s = time.perf_counter() - t_start
+        servers = _server_processes()
+        cpu_before = _cpu(servers)
+        client.put_tensor(GO, np.ones(1, dtype=np.int8))
+        exp.poll(interval=1, verbose=False)
+        cpu_after = _cpu(servers)
+        statuses = exp.get_status(ens)
+        if any(s.value != "Completed" for s in statuses):
+            raise RuntimeError(f"members failed: {statuses}\n{exp.summary()}")
+        timings = np.stack([client.get_tensor(f"{n}.timing") for n in names])
+        meta = client.get_model(MODEL)
+        assert meta == blob
+        # the members' last outputs are the model's answers for their inputs
+        model = torch.jit.load(io.BytesIO(blob))
+        for n in names:
+            x = torch.from_numpy(client.get_tensor(f"{n}.x"))
+            with torch.inference_mode():
+                expected = model(x).numpy()
+            np.testing.assert_allclose(client.get_tensor(f"{n}.y"), expected, rtol=1e-5, atol=1e-6)
+        client.close()
+    finally:
+        if not exp.finished(ens):
+            exp.stop(ens)
+        exp.stop(db)
+    span = float(timings[:, 1].max() - timings[:, 0].min())
+    n = args.members * args.calls
+    return {"inferences": n, "seconds": span, "per_s": n / span,
+            "member_p50_us": float(statistics.median(timings[:, 2]) * 1e6),
+            "member_p99_us": float(statistics.median(timings[:, 3]) * 1e6),
+            "db_start_s": t_db, "start_to_barrier_s": ready_s,
+            # CPU seconds spent while the members were timed (the servers' from just before
+            # the go to just after the last member ended: an upper bound)
+            "cpu_s": {"members": float(timings[:, 4].sum()),
+                      **{kind: cpu_after[kind] - cpu_before[kind] for kind in cpu_before}}}
+
+
+def _server_processes() -> dict:
+    """This driver's redis-server and executor processes (descendants), by kind."""
+    import psutil
+
+    found: dict = {"redis-server": [], "executor": []}
+    for proc in psutil.Process().children(recursive=True):
+        try:
+            cmd = " ".join(proc.cmdline())
+        except psutil.Error:
+            continue
+        if "smartsim._core.executor" in cmd:
+            found["executor"].append(proc)
+        elif "redis-server" in cmd or proc.name().startswith("redis-server"):
+            found["redis-server"].append(proc)
+    return found
+
+
+def _cpu(procs: dict) -> dict:
+    out = {}
+    for kind, group in procs.items():
+        total = 0.0
+        for proc in group:
+            try:
+                times = proc.cpu_times()
+                total += times.user + times.system
+            except Exception:  # pylint: disable=broad-except
+                pass
+        out[kind] = total
+    return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--members", type=int, default=8)
+    ap.add_argument("--calls", type=int, default=1000, help="run_model calls per member")
+    ap.add_argument("--warmup", type=int, default=50, help="untimed calls per member (and x members in-process)")
+    ap.add_argument("--features", type=int, default=64)
+    ap.add_argument("--hidden", type=int, default=512)
+    ap.add_argument("--classes", type=int, default=16)
+    ap.add_argument("--batch-size", type=int, default=8,
+                    help="BATCHSIZE = MINBATCHSIZE of the stored model (0: no batching, for comparison)")
+    ap.add_argument("--min-batch-timeout", type=int, default=10, help="ms")
+    ap.add_argument("--threads", type=int, default=0,
+                    help="torch intra-op threads of the executor (intra_op_threads) and of the "
+                         "in-process loop (0: the runtime's default on both)")
+    ap.add_argument("--repeat", type=int, default=1, help="rounds of both sides; the best of each is kept")
+    ap.add_argument("--json", help="write the results here")
+    ap.add_argument("--member", action="store_true", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.member:
+        return member(args)
+
+    import warnings
+
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    import torch
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    for key in list(os.environ):  # the driver's own database settings play no part
+        if key.startswith(("SSDB", "SR_DB_TYPE", "SSKEY")):
+            del os.environ[key]
+    blob = mlp_bytes(torch, args.features, args.hidden, args.classes)
+    n = args.members * args.calls
+    rounds = []
+    workdir = tempfile.mkdtemp(prefix="bench-ml-")
+    try:
+        for r in range(args.repeat):
+            local = in_process(torch, blob, args.features, n, args.warmup * args.members)
+            remote = database_path(torch, blob, args, os.path.join(workdir, str(r)))
+            rounds.append({"in_process": local, "database": remote})
+            print(f"round {r + 1}: in-process {local['per_s']:,.0f}/s, database {remote['per_s']:,.0f}/s",
+                  flush=True)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    best_local = max((r["in_process"] for r in rounds), key=lambda d: d["per_s"])
+    best_remote = max((r["database"] for r in rounds), key=lambda d: d["per_s"])
+    ratio = best_remote["per_s"] / best_local["per_s"]
+    params = sum(p.numel() for p in torch.jit.load(io.BytesIO(blob)).parameters())
+    print(f"\nmodel: MLP {args.features}-{args.hidden}-{args.hidden}-{args.classes} ({params:,} parameters, "
+          f"{len(blob):,} bytes TorchScript), batch 1 per call, torch threads {torch.get_num_threads()}, "
+          f"{os.cpu_count()} CPUs")
+    print(f"{'path':<44} {'inferences':>10} {'seconds':>8} {'inferences/s':>13}")
+    print(f"{'in-process loop (1 Python loop)':<44} {best_local['inferences']:>10,} "
+          f"{best_local['seconds']:>8.3f} {best_local['per_s']:>13,.0f}")
+    label = (f"database, {args.members} members, BATCHSIZE {args.batch_size} MINBATCHSIZE "
+             f"{args.batch_size} MINBATCHTIMEOUT {args.min_batch_timeout if args.batch_size else 0}")
+    print(f"{label:<44} {best_remote['inferences']:>10,} {best_remote['seconds']:>8.3f} "
+          f"{best_remote['per_s']:>13,.0f}")
+    print(f"member run_model latency: p50 {best_remote['member_p50_us']:.0f} us, "
+          f"p99 {best_remote['member_p99_us']:.0f} us (median over members)")
+    cpu = best_remote["cpu_s"]
+    print(f"CPU seconds during the database run ({best_remote['seconds']:.3f} s x {os.cpu_count()} CPUs): "
+          + ", ".join(f"{kind} {value:.3f}" for kind, value in cpu.items()))
+    print(f"ratio database / in-process: {ratio:.2f}  (goal >= 1.00: {'met' if ratio >= 1 else 'NOT met'})")
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as handle:
+            json.dump({"args": {k: v for k, v in vars(args).items() if k not in ("json", "member")},
+                       "params": params, "rounds": rounds, "ratio": ratio,
+                       "cpus": os.cpu_count(), "torch_threads": torch.get_num_threads()}, handle, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
