@@ -9,8 +9,8 @@ The base revision is exported (``git archive``) into a temporary directory and b
 (``setup.py build_ext --inplace``); the working tree must be built already. Each measurement
 is a fresh process of the same workload script from THIS tree (``bench_launch.py``,
 ``workloads.py``: public API only, so both revisions run identical code), with ``PYTHONPATH``
-pointing at one revision's ``src``; runs alternate base / this, best of ``--repeat`` kept
-(the machine is shared). Prints one table and ``@@RESULT@@ {json}``.
+pointing at one revision's ``src``; runs alternate base / this; the best and the median of
+``--repeat`` runs are reported (the machine is shared: compare medians when the bests differ). Prints one table and ``@@RESULT@@ {json}``.
 
 Workloads: (1) ``exp.start`` of an ensemble of ``--launch-n`` members running ``true`` at
 concurrency 2, blocking; (2) ``exp.generate`` of a ``--generate-sizes`` all_perm ensemble
@@ -24,6 +24,7 @@ import argparse
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -108,12 +109,15 @@ def main(argv: "list[str] | None" = None) -> int:
                   "generate": f"generate {n_gen} members x 3 templates",
                   "million_lookup": "1M members: create + len + 1000 lookups",
                   "million_names": "1M members: list names by iterating"}
+        median = {name: {side: statistics.median(times) for side, times in per.items()}
+                  for name, per in runs.items()}
         for name, per in best.items():
-            ratio = per["this"] / per["base"]
+            med = median[name]
             print(f"  {titles[name]:50s} base {per['base']:7.3f} s   this {per['this']:7.3f} s   "
-                  f"this/base {ratio:.2f}")
+                  f"this/base {per['this'] / per['base']:.2f}   (medians: "
+                  f"{med['this'] / med['base']:.2f})")
         print(RESULT_MARK, json.dumps({"base": args.base, "this": label, "repeat": args.repeat,
-                                       "best": best, "runs": runs}))
+                                       "best": best, "median": median, "runs": runs}))
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return 0
