@@ -25,6 +25,8 @@ if [ "${1:-}" = "test" ]; then
   $PY -m pip install -q "torch==2.13.0" || echo "warning: torch 2.13.0 not installable; ML tests will skip"
   $PY -m pip install -q -e ".[test]"
   $PY -m pip install -q onnxruntime onnx || echo "warning: onnxruntime not installable; ONNX tests will skip"
+  # the xarray extra: DatasetConverter.transform_to_xarray (smartsim.client.dataset_utils)
+  $PY -m pip install -q "xarray>=2022.6" || echo "warning: xarray not installable; xarray conversion tests will skip"
   # the tf extra, pinned like torch (a ~270 MB wheel, ~1.4 GB installed): TF/TFLITE backends, smartsim.ml.tf
   $PY -m pip install -q "tensorflow-cpu==2.21.0" || echo "warning: tensorflow-cpu not installable; TF/TFLITE tests will skip"
 else

@@ -225,7 +225,7 @@ def test_aggregation_lists(client):
     assert client.get_list_length("agg3") == 0
     with pytest.raises(RedisKeyError):
         client.copy_list("agg3", "x")
-    with pytest.raises(RedisRuntimeError):
+    with pytest.raises(ValueError):  # SmartRedis 0.6.1: a ParameterException
         client.poll_list_length("agg", -1, 1, 1)
 
 
@@ -252,7 +252,7 @@ def test_models(client, tmp_path):
     client.run_model("chunked", ["x"], ["y3"])
     np.testing.assert_array_equal(client.get_tensor("y3"), x * 2)
     client.set_model_chunk_size(511 * 1024 * 1024)
-    infos = [client.get_ai_info(n.address, "m")[0] for n in client._db.nodes]
+    infos = client.get_ai_info([n.address for n in client._db.nodes], "m")
     assert all(i["key"] == "m" for i in infos)
     assert sum(int(i["calls"]) for i in infos) >= 1
     client.delete_model("m")
@@ -265,7 +265,7 @@ def test_models(client, tmp_path):
         client.set_model("bad", model, "CAFFE")
     with pytest.raises(TypeError):
         client.set_model("bad", model, "TORCH", "TPU")
-    with pytest.raises(RedisRuntimeError):
+    with pytest.raises(ValueError):  # SmartRedis 0.6.1: a ParameterException
         client.set_model("bad", model, "TORCH", inputs=["a"])
     with pytest.raises(RedisRuntimeError):
         client.set_model("bad", model, "TORCH", min_batch_size=2)
@@ -339,13 +339,14 @@ def test_server_commands(client, db):
 
 def test_multigpu_argument_checks(client):
     model = b"whatever"
-    with pytest.raises(RedisRuntimeError):
+    # SmartRedis 0.6.1: ParameterExceptions, i.e. ValueError
+    with pytest.raises(ValueError):
         client.set_model_multigpu("m", model, "TORCH", -1, 1)
-    with pytest.raises(RedisRuntimeError):
+    with pytest.raises(ValueError):
         client.set_model_multigpu("m", model, "TORCH", 0, 0)
-    with pytest.raises(RedisRuntimeError):
+    with pytest.raises(ValueError):
         client.run_model_multigpu("m", 0, 0, 0)
-    with pytest.raises(RedisRuntimeError):
+    with pytest.raises(ValueError):
         client.delete_script_multigpu("m", 0, 0)
     with pytest.raises(TypeError):
         client.set_script_multigpu("m", "x", "0", 1)

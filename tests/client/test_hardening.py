@@ -45,7 +45,7 @@ def _refused_everywhere(c: Client, addr: str, text: str) -> None:
         lambda: c.config_get("maxmemory", addr),
         lambda: c.save([addr]),
         lambda: c.get_db_node_info([addr]),
-        lambda: c.get_ai_info(addr, "m"),
+        lambda: c.get_ai_info([addr], "m"),
     ]
     if c._cluster:
         calls.append(lambda: c.get_db_cluster_info([addr]))

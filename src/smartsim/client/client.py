@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import os.path as osp
+import sys
 import time
 import typing as t
 
@@ -17,19 +18,20 @@ import numpy as np
 from _fastpath import resp as _resp
 from _fastpath import tensor as _tensor
 
-from .cluster import DBConnection, Frames, Node, Range, RespError
-from .config import ConfigOptions
+from .cluster import DBConnection, Frames, Node, Range, RespError, parse_target
+from .config import ConfigCore, ConfigOptions
 from .dataset import ACK_FIELD, Dataset, refuse_0d
 from .errors import (
     RedisConnectionError,
+    RedisInternalError,
     RedisKeyError,
     RedisReplyError,
     RedisRuntimeError,
     RedisTimeoutError,
 )
-from .logger import LLDebug, SRObject
+from .logger import LLDebug, SRObject, SRObjectCore
 
-__all__ = ["Client"]
+__all__ = ["Client", "ClientCore"]
 
 _OK = b"OK"
 # put_tensors sends batches of more than twice _PIECE_BYTES in pieces of about that size
@@ -109,21 +111,82 @@ def _check_file(file: str) -> str:
     return path
 
 
+_BATCH_WARNING = ("WARNING: min_batch_timeout was not set when a non-zero min_batch_size was "
+                  "selected. \nSetting a small value (~10ms) for min_batch_timeout may "
+                  "improve performance\n")
+
+
 def _check_batch(batch_size: int, min_batch_size: int, min_batch_timeout: int) -> None:
+    """SmartRedis 0.6.1's batch checks (``__check_batch_settings``: its errors, then its
+    warning on standard error), then the bounds this client adds."""
+    if batch_size == 0 and (min_batch_size > 0 or min_batch_timeout > 0):
+        raise RedisRuntimeError("batch_size must be non-zero if min_batch_size or "
+                                "min_batch_timeout is used; otherwise batching will not be "
+                                "performed.")
+    if min_batch_timeout > 0 and min_batch_size == 0:
+        raise RedisRuntimeError("min_batch_size must be non-zero if min_batch_timeout is used; "
+                                "otherwise the min_batch_timeout parameter is ignored.")
     if batch_size < 0 or min_batch_size < 0 or min_batch_timeout < 0:
         raise RedisRuntimeError("batch_size, min_batch_size and min_batch_timeout must be "
                                 "non-negative")
-    if batch_size == 0 and min_batch_size > 0:
-        raise RedisRuntimeError("batch_size must be non-zero if min_batch_size is used")
-    if batch_size == 0 and min_batch_timeout > 0:
-        raise RedisRuntimeError("batch_size must be non-zero if min_batch_timeout is used")
-    if min_batch_size == 0 and min_batch_timeout > 0:
-        raise RedisRuntimeError("min_batch_size must be non-zero if min_batch_timeout is used")
     # The database refuses this too (PROTOCOL.md, "Batching limits"); the value bounds are
     # left to it.
     if min_batch_size > batch_size:
         raise RedisRuntimeError("min_batch_size must not be larger than batch_size: a batch "
                                 "holds at most batch_size samples")
+    if min_batch_size > 0 and min_batch_timeout == 0:
+        sys.stderr.write(_BATCH_WARNING)
+        sys.stderr.flush()
+
+
+def _batch_types(batch_size: t.Any, min_batch_size: t.Any, min_batch_timeout: t.Any,
+                 tag: t.Any) -> None:
+    _typecheck(batch_size, "batch_size", int)
+    _typecheck(min_batch_size, "min_batch_size", int)
+    _typecheck(min_batch_timeout, "min_batch_timeout", int)
+    _typecheck(tag, "tag", str)
+
+
+def _model_params(name: str, backend: str, inputs: t.List[str], outputs: t.List[str]) -> None:
+    """The parameter checks of SmartRedis 0.6.1's ``Client::set_model``/``set_model_multigpu``
+    that precede the GPU and batch checks (``ValueError``, as its ParameterException)."""
+    if not name:
+        raise ValueError("name is a required parameter of set_model.")
+    if not backend:
+        raise ValueError("backend is a required parameter of set_model.")
+    if backend != "TF":
+        if inputs:
+            raise ValueError("INPUTS in the model set command is only valid for TF models")
+        if outputs:
+            raise ValueError("OUTPUTS in the model set command is only valid for TF models")
+
+
+def _gpu_params(first_gpu: int, num_gpus: int, period: bool = False) -> None:
+    """0.6.1's GPU range checks (``ValueError``; its messages differ by one period between
+    calls, kept here)."""
+    if first_gpu < 0:
+        raise ValueError("first_gpu must be a non-negative integer" + ("." if period else ""))
+    if num_gpus < 1:
+        raise ValueError("num_gpus must be a positive integer.")
+
+
+def _model_bytes(model: t.Any) -> t.Any:
+    if not isinstance(model, (bytes, bytearray, memoryview)):
+        raise TypeError(f"Argument model is of type {type(model)}, not {bytes}")
+    return model
+
+
+def _callable_check(function: t.Any) -> None:
+    if not callable(function):
+        raise TypeError(f"Argument provided for function, {type(function)}, is not callable")
+
+
+def _read_file(path: str, binary: bool) -> t.Any:
+    if binary:
+        with open(path, "rb") as fh:
+            return fh.read()
+    with open(path, encoding="utf-8") as fh:
+        return fh.read()
 
 
 def _is_missing(err: RespError) -> bool:
@@ -133,6 +196,30 @@ def _is_missing(err: RespError) -> bool:
 
 def _kstr(key: bytes) -> str:
     return key.decode("utf-8", "backslashreplace")
+
+
+class ClientCore(SRObjectCore):
+    """What a ``Client`` works through (0.6.1's ``PyClient``): its logging context, options
+    and database connection."""
+
+    __slots__ = ("cfg", "cluster", "db")
+
+    def __init__(self, cfg: ConfigCore, cluster: bool, logger_name: str) -> None:
+        super().__init__(logger_name)
+        self.cfg = cfg
+        self.cluster = cluster
+        self.db = DBConnection(cfg, cluster)
+
+
+def _connect(cfg: ConfigCore, cluster: bool, logger_name: str) -> ClientCore:
+    """A connected ``ClientCore``. As in SmartRedis 0.6.1, a failure while connecting is a
+    ``RedisConnectionError``; ``ValueError``/``TypeError`` for bad settings pass through."""
+    try:
+        return ClientCore(cfg, cluster, logger_name)
+    except RedisConnectionError:
+        raise
+    except RedisReplyError as exc:
+        raise RedisConnectionError(str(exc)) from None
 
 
 class Client(SRObject):
@@ -150,18 +237,22 @@ class Client(SRObject):
                 for arg in kw:
                     if arg not in ("cluster", "address", "logger_name"):
                         raise TypeError(f"__init__() got an unexpected keyword argument '{arg}'")
-                self.__address_construction(*a, **kw)
+                core = self.__address_construction(*a, **kw)
             elif isinstance(a[0], ConfigOptions) or a[0] is None:
-                self.__standard_construction(*a, **kw)
+                core = self.__standard_construction(*a, **kw)
             else:
                 raise TypeError(f"Invalid type for argument 0: {type(a[0])}")
         elif "address" in kw or "cluster" in kw:
-            self.__address_construction(*a, **kw)
+            core = self.__address_construction(*a, **kw)
         else:
-            self.__standard_construction(*a, **kw)
+            core = self.__standard_construction(*a, **kw)
+        super().__init__(core)
+        self._setup(core)
 
     def __address_construction(self, cluster: bool, address: t.Optional[str] = None,
-                               logger_name: str = "Default") -> None:
+                               logger_name: str = "Default") -> "ClientCore":
+        """``Client(cluster, address=None, logger_name="Default")``: ``address`` (if given)
+        is written to ``SSDB`` first, as SmartRedis 0.6.1 does."""
         _typecheck(cluster, "cluster", bool)
         _typecheck(logger_name, "logger_name", str)
         if address:
@@ -169,22 +260,30 @@ class Client(SRObject):
             os.environ["SSDB"] = address
         if "SSDB" not in os.environ:
             raise RedisConnectionError("Could not connect to database. $SSDB not set")
-        self._setup(ConfigOptions.create_from_environment(""), cluster, logger_name)
+        return _connect(ConfigCore(""), cluster, logger_name)
 
-    def __standard_construction(self, config_options: t.Optional[ConfigOptions] = None,
-                                logger_name: str = "Default") -> None:
+    @staticmethod
+    def __standard_construction(config_options: t.Optional[ConfigOptions] = None,
+                                logger_name: str = "Default") -> "ClientCore":
+        """``Client(config_options=None, logger_name="Default")``; ``SR_DB_TYPE`` (default
+        ``Clustered``) picks the topology."""
         _typecheck(logger_name, "logger_name", str)
-        cfg = config_options if config_options is not None else \
-            ConfigOptions.create_from_environment("")
-        _typecheck(cfg, "config_options", ConfigOptions)
+        if config_options is not None:
+            _typecheck(config_options, "config_options", ConfigOptions)
+        try:
+            # a ConfigOptions not made by its factory refuses get_data (RedisRuntimeError),
+            # reported as RedisConnectionError, as 0.6.1 reports it
+            cfg = config_options.get_data() if config_options else ConfigCore("")
+        except RedisReplyError as exc:
+            raise RedisConnectionError(str(exc)) from None
         db_type = cfg._resolve_string("SR_DB_TYPE", "Clustered").strip().lower()
-        self._setup(cfg, db_type == "clustered", logger_name)
+        return _connect(cfg, db_type == "clustered", logger_name)
 
-    def _setup(self, cfg: ConfigOptions, cluster: bool, logger_name: str) -> None:
-        SRObject.__init__(self, logger_name)
+    def _setup(self, core: "ClientCore") -> None:
+        cfg = core.cfg
         self._cfg = cfg
-        self._db = DBConnection(cfg, cluster)
-        self._cluster = cluster
+        self._db = core.db
+        self._cluster = core.cluster
         self._use_tensor_prefix = True
         self._use_dataset_prefix = True
         self._use_model_prefix = False
@@ -231,10 +330,12 @@ class Client(SRObject):
             if missing is not None and _is_missing(reply):
                 raise RedisKeyError(f"{missing}{keytxt} does not exist in the database at "
                                     f"{where}", key=_kstr(key) if key else "")
-            raise RedisReplyError(f"{what}{keytxt} failed on the database at {where}: {reply}",
-                                  key=_kstr(key) if key else "")
-        raise RedisReplyError(f"{what}{keytxt}: unexpected reply {reply!r} from the database "
-                              f"at {where}")
+            # SmartRedis 0.6.1 reports every error reply as RedisRuntimeError
+            # (Client::_report_reply_errors)
+            raise RedisRuntimeError(f"{what}{keytxt} failed on the database at {where}: "
+                                    f"{reply}", key=_kstr(key) if key else "")
+        raise RedisRuntimeError(f"{what}{keytxt}: unexpected reply {reply!r} from the database "
+                                f"at {where}")
 
     def _ok(self, reply: t.Any, what: str, key: t.Optional[bytes] = None,
             node: t.Optional[Node] = None, missing: t.Optional[str] = None) -> t.Any:
@@ -657,36 +758,24 @@ class Client(SRObject):
 
         self._store_everywhere(key, build, f"set_model of {_kstr(key)!r}")
 
-    def _model_checks(self, name: str, backend: str, batch_size: int, min_batch_size: int,
-                      min_batch_timeout: int, tag: str, inputs: t.Any, outputs: t.Any
-                      ) -> t.Tuple[str, t.List[str], t.List[str]]:
-        _name_check(name, "name")
-        _typecheck(backend, "backend", str)
-        _typecheck(batch_size, "batch_size", int)
-        _typecheck(min_batch_size, "min_batch_size", int)
-        _typecheck(min_batch_timeout, "min_batch_timeout", int)
-        _typecheck(tag, "tag", str)
-        backend = _check_backend(backend)
-        inputs, outputs = _tensor_args(inputs, outputs)
-        if not name:
-            raise RedisRuntimeError("name is a required parameter of set_model.")
-        if backend != "TF" and (inputs or outputs):
-            raise RedisRuntimeError(f"INPUTS and OUTPUTS in the model set command are only valid "
-                                    f"for TF models, not {backend} (model {name!r})")
-        _check_batch(batch_size, min_batch_size, min_batch_timeout)
-        return backend, inputs, outputs
-
+    # Argument checks follow SmartRedis 0.6.1's order: the Python layer's type checks, device,
+    # backend, the model file, inputs/outputs; then the C++ layer's parameter checks
+    # (ValueError), GPU range (ValueError), batch settings (RedisRuntimeError + warning).
     def set_model(self, name: str, model: bytes, backend: str, device: str = "CPU",
                   batch_size: int = 0, min_batch_size: int = 0, min_batch_timeout: int = 0,
                   tag: str = "", inputs: t.Optional[t.Union[str, t.List[str]]] = None,
                   outputs: t.Optional[t.Union[str, t.List[str]]] = None) -> None:
         """Store a model (split into MODEL_CHUNK_SIZE chunks; every shard in a cluster)."""
+        _name_check(name, "name")
+        _typecheck(backend, "backend", str)
         _typecheck(device, "device", str)
+        _batch_types(batch_size, min_batch_size, min_batch_timeout, tag)
         device = _check_device(device)
-        backend, inputs, outputs = self._model_checks(
-            name, backend, batch_size, min_batch_size, min_batch_timeout, tag, inputs, outputs)
-        if not isinstance(model, (bytes, bytearray, memoryview)):
-            raise TypeError(f"Argument model is of type {type(model)}, not {bytes}")
+        backend = _check_backend(backend)
+        inputs, outputs = _tensor_args(inputs, outputs)
+        model = _model_bytes(model)
+        _model_params(name, backend, inputs, outputs)
+        _check_batch(batch_size, min_batch_size, min_batch_timeout)
         self._set_model(self._model_key(name, False), model, backend, device, batch_size,
                         min_batch_size, min_batch_timeout, tag, inputs, outputs)
 
@@ -695,23 +784,24 @@ class Client(SRObject):
                             min_batch_timeout: int = 0, tag: str = "",
                             inputs: t.Optional[t.Union[str, t.List[str]]] = None,
                             outputs: t.Optional[t.Union[str, t.List[str]]] = None) -> None:
+        _name_check(name, "name")
         _typecheck(model_file, "model_file", str)
+        _typecheck(backend, "backend", str)
         _typecheck(device, "device", str)
+        _batch_types(batch_size, min_batch_size, min_batch_timeout, tag)
         device = _check_device(device)
-        backend, inputs, outputs = self._model_checks(
-            name, backend, batch_size, min_batch_size, min_batch_timeout, tag, inputs, outputs)
-        with open(_check_file(model_file), "rb") as fh:
-            model = fh.read()
+        backend = _check_backend(backend)
+        path = _check_file(model_file)
+        inputs, outputs = _tensor_args(inputs, outputs)
+        model = _read_file(path, True)
+        _model_params(name, backend, inputs, outputs)
+        _check_batch(batch_size, min_batch_size, min_batch_timeout)
         self._set_model(self._model_key(name, False), model, backend, device, batch_size,
                         min_batch_size, min_batch_timeout, tag, inputs, outputs)
 
-    def _gpu_checks(self, first_gpu: int, num_gpus: int) -> None:
+    def _gpu_types(self, first_gpu: int, num_gpus: int) -> None:
         _typecheck(first_gpu, "first_gpu", int)
         _typecheck(num_gpus, "num_gpus", int)
-        if first_gpu < 0:
-            raise RedisRuntimeError("first_gpu must be a non-negative integer")
-        if num_gpus < 1:
-            raise RedisRuntimeError("num_gpus must be a positive integer.")
 
     def set_model_multigpu(self, name: str, model: bytes, backend: str, first_gpu: int,
                            num_gpus: int, batch_size: int = 0, min_batch_size: int = 0,
@@ -720,9 +810,23 @@ class Client(SRObject):
                            outputs: t.Optional[t.Union[str, t.List[str]]] = None) -> None:
         """One copy per GPU (``name.GPU:n`` for n in first_gpu .. first_gpu+num_gpus-1) plus
         ``name`` on device GPU for get_model."""
-        self._gpu_checks(first_gpu, num_gpus)
-        backend, inputs, outputs = self._model_checks(
-            name, backend, batch_size, min_batch_size, min_batch_timeout, tag, inputs, outputs)
+        _name_check(name, "name")
+        _typecheck(backend, "backend", str)
+        self._gpu_types(first_gpu, num_gpus)
+        _batch_types(batch_size, min_batch_size, min_batch_timeout, tag)
+        backend = _check_backend(backend)
+        inputs, outputs = _tensor_args(inputs, outputs)
+        model = _model_bytes(model)
+        self._set_model_multigpu(name, model, backend, first_gpu, num_gpus, batch_size,
+                                 min_batch_size, min_batch_timeout, tag, inputs, outputs)
+
+    def _set_model_multigpu(self, name: str, model: t.Any, backend: str, first_gpu: int,
+                            num_gpus: int, batch_size: int, min_batch_size: int,
+                            min_batch_timeout: int, tag: str, inputs: t.List[str],
+                            outputs: t.List[str]) -> None:
+        _model_params(name, backend, inputs, outputs)
+        _gpu_params(first_gpu, num_gpus)
+        _check_batch(batch_size, min_batch_size, min_batch_timeout)
         key = self._model_key(name, False)
         for gpu in range(first_gpu, first_gpu + num_gpus):
             self._set_model(key + f".GPU:{gpu}".encode(), model, backend, f"GPU:{gpu}",
@@ -736,11 +840,17 @@ class Client(SRObject):
                                      tag: str = "",
                                      inputs: t.Optional[t.Union[str, t.List[str]]] = None,
                                      outputs: t.Optional[t.Union[str, t.List[str]]] = None) -> None:
+        _name_check(name, "name")
         _typecheck(model_file, "model_file", str)
-        with open(_check_file(model_file), "rb") as fh:
-            model = fh.read()
-        self.set_model_multigpu(name, model, backend, first_gpu, num_gpus, batch_size,
-                                min_batch_size, min_batch_timeout, tag, inputs, outputs)
+        _typecheck(backend, "backend", str)
+        self._gpu_types(first_gpu, num_gpus)
+        _batch_types(batch_size, min_batch_size, min_batch_timeout, tag)
+        backend = _check_backend(backend)
+        path = _check_file(model_file)
+        inputs, outputs = _tensor_args(inputs, outputs)
+        model = _read_file(path, True)
+        self._set_model_multigpu(name, model, backend, first_gpu, num_gpus, batch_size,
+                                 min_batch_size, min_batch_timeout, tag, inputs, outputs)
 
     def get_model(self, name: str) -> bytes:
         """The model blob (chunked replies joined in order)."""
@@ -765,7 +875,8 @@ class Client(SRObject):
                          what: str) -> None:
         """Delete the per-GPU copies ``<key>.GPU:<n>`` and the plain key, on every shard."""
         _name_check(name, "name")
-        self._gpu_checks(first_gpu, num_gpus)
+        self._gpu_types(first_gpu, num_gpus)
+        _gpu_params(first_gpu, num_gpus)
         key = self._model_key(name, True)
         for gpu in range(first_gpu, first_gpu + num_gpus):
             self._store_everywhere(key + f".GPU:{gpu}".encode(), lambda k: [command, k],
@@ -841,8 +952,9 @@ class Client(SRObject):
                            outputs: t.Optional[t.Union[str, t.List[str]]] = None) -> None:
         _name_check(name, "name")
         _typecheck(offset, "offset", int)
-        self._gpu_checks(first_gpu, num_gpus)
+        self._gpu_types(first_gpu, num_gpus)
         inputs, outputs = _tensor_args(inputs, outputs)
+        _gpu_params(first_gpu, num_gpus, period=True)
         gpu = first_gpu + offset % num_gpus
         key = self._model_key(name, True) + f".GPU:{gpu}".encode()
         self._run_model_key(key, name, inputs, outputs)
@@ -865,23 +977,26 @@ class Client(SRObject):
         _typecheck(file, "file", str)
         _typecheck(device, "device", str)
         device = _check_device(device)
-        with open(_check_file(file), encoding="utf-8") as fh:
-            script = fh.read()
+        script = _read_file(_check_file(file), False)
         self._set_script(self._model_key(name, False), device, script)
 
     def set_function(self, name: str, function: t.Callable, device: str = "CPU") -> None:
         """Store a TorchScript function from its Python source (``inspect.getsource``)."""
         _name_check(name, "name")
         _typecheck(device, "device", str)
-        if not callable(function):
-            raise TypeError("Argument provided for function is not callable")
+        _callable_check(function)
         device = _check_device(device)
         self._set_script(self._model_key(name, False), device, _getsource(function))
 
     def set_script_multigpu(self, name: str, script: str, first_gpu: int, num_gpus: int) -> None:
         _name_check(name, "name")
         _typecheck(script, "script", str)
-        self._gpu_checks(first_gpu, num_gpus)
+        self._gpu_types(first_gpu, num_gpus)
+        self._set_script_multigpu(name, script, first_gpu, num_gpus)
+
+    def _set_script_multigpu(self, name: str, script: str, first_gpu: int,
+                             num_gpus: int) -> None:
+        _gpu_params(first_gpu, num_gpus, period=True)
         key = self._model_key(name, False)
         for gpu in range(first_gpu, first_gpu + num_gpus):
             self._set_script(key + f".GPU:{gpu}".encode(), f"GPU:{gpu}", script)
@@ -889,16 +1004,18 @@ class Client(SRObject):
 
     def set_function_multigpu(self, name: str, function: t.Callable, first_gpu: int,
                               num_gpus: int) -> None:
-        if not callable(function):
-            raise TypeError("Argument provided for function is not callable")
-        self.set_script_multigpu(name, _getsource(function), first_gpu, num_gpus)
+        _name_check(name, "name")
+        self._gpu_types(first_gpu, num_gpus)
+        _callable_check(function)
+        self._set_script_multigpu(name, _getsource(function), first_gpu, num_gpus)
 
     def set_script_from_file_multigpu(self, name: str, file: str, first_gpu: int,
                                       num_gpus: int) -> None:
+        _name_check(name, "name")
         _typecheck(file, "file", str)
-        with open(_check_file(file), encoding="utf-8") as fh:
-            script = fh.read()
-        self.set_script_multigpu(name, script, first_gpu, num_gpus)
+        self._gpu_types(first_gpu, num_gpus)
+        script = _read_file(_check_file(file), False)
+        self._set_script_multigpu(name, script, first_gpu, num_gpus)
 
     def get_script(self, name: str) -> str:
         _name_check(name, "name")
@@ -929,8 +1046,9 @@ class Client(SRObject):
         _name_check(name, "name")
         _typecheck(fn_name, "fn_name", str)
         _typecheck(offset, "offset", int)
-        self._gpu_checks(first_gpu, num_gpus)
+        self._gpu_types(first_gpu, num_gpus)
         inputs, outputs = _tensor_args(inputs, outputs)
+        _gpu_params(first_gpu, num_gpus)
         gpu = first_gpu + offset % num_gpus
         key = self._model_key(name, True) + f".GPU:{gpu}".encode()
         self._run_script_key(key, name, fn_name, inputs, outputs)
@@ -985,13 +1103,16 @@ class Client(SRObject):
     def _node_at(self, address: str) -> Node:
         """The node at ``address``, which must be one this client is connected to.
 
-        SmartRedis 0.6.1 runs address-targeted commands (FLUSHDB, CONFIG, SAVE, INFO, AI.INFO)
-        only on its own connections (``Redis::run(AddressAtCommand&)`` /
-        ``RedisCluster::get_model_script_ai_info``: ``SRRuntimeException``, i.e.
-        ``RedisRuntimeError``). Opening a connection to any address given would let a typo
-        flush or reconfigure an unrelated server, so both topologies refuse it here."""
+        ``address`` is read as SmartRedis 0.6.1 reads it (``parse_target``: the first
+        ``host:port`` of a comma-joined ``SSDB`` value, for one). SmartRedis 0.6.1 runs
+        address-targeted commands (FLUSHDB, CONFIG, SAVE, INFO, AI.INFO) only on its own
+        connections (``Redis::run(AddressAtCommand&)`` /
+        ``RedisCluster::get_model_script_ai_info``: ``RedisRuntimeError``). Opening a
+        connection to any address given would let a typo flush or reconfigure an unrelated
+        server, so both topologies refuse it here."""
         _typecheck(address, "address", str)
-        node = self._db.node_by_address(address)
+        host, port, path = parse_target(address)
+        node = self._db.node_at(host, port, path)
         if node is not None:
             return node
         if self._cluster:
@@ -999,7 +1120,8 @@ class Client(SRObject):
         else:
             text = ("The provided address does not match the address used to initialize the "
                     "non-cluster client connection.")
-        raise RedisRuntimeError(f"{text} Received: {address} (this client is connected to "
+        shown = f"unix://{path}" if path else f"{host}:{port}"
+        raise RedisRuntimeError(f"{text} Received: {shown} (this client is connected to "
                                 f"{self._where})")
 
     def _at(self, address: str, *args: t.Any, what: str) -> t.Any:
@@ -1018,10 +1140,10 @@ class Client(SRObject):
     def get_db_cluster_info(self, addresses: t.List[str]) -> t.List[t.Dict]:
         """CLUSTER INFO per address, as {key: value}."""
         _typecheck(addresses, "addresses", list)
-        if not self._cluster:
-            raise RedisRuntimeError("Cannot run on non-cluster environment")
         out = []
         for address in addresses:
+            if not self._cluster:
+                raise RedisRuntimeError("Cannot run on non-cluster environment")
             text = self._at(address, b"CLUSTER", b"INFO", what="CLUSTER INFO")
             info = {}
             for line in text.decode().splitlines():
@@ -1031,26 +1153,26 @@ class Client(SRObject):
             out.append(info)
         return out
 
-    def get_ai_info(self, address: t.Union[str, t.List[str]], key: str,
+    def get_ai_info(self, address: t.List[str], key: str,
                     reset_stat: bool = False) -> t.List[t.Dict]:
-        """AI.INFO for a model or script on the node at ``address``."""
-        if isinstance(address, list):
-            if len(address) != 1:
-                raise TypeError("get_ai_info takes one address")
-            address = address[0]
-        _typecheck(address, "address", str)
+        """AI.INFO for a model or script, one dict per address of ``address`` (a list, as in
+        SmartRedis 0.6.1; each must be a server this client is connected to). An unknown key
+        is ``RedisRuntimeError``, as in 0.6.1."""
+        _typecheck(address, "address", list)
         _typecheck(key, "key", str)
         _typecheck(reset_stat, "reset_stat", bool)
+        return [self._ai_info(a, key, reset_stat) for a in address]
+
+    def _ai_info(self, address: str, key: str, reset_stat: bool) -> t.Dict[str, str]:
         node = self._node_at(address)
         k = key.encode()
         if self._cluster:
             rng = next(r for r in self._db.ranges if r.node is node)
             k = rng.key(k)
         args = [b"AI.INFO", k] + ([b"RESETSTAT"] if reset_stat else [])
-        reply = self._ok(self._db.command(node, *args), f"get_ai_info of {key!r}", k, node,
-                         missing=f"The model or script {key!r}")
+        reply = self._ok(self._db.command(node, *args), f"get_ai_info of {key!r}", None, node)
         if not isinstance(reply, list) or len(reply) % 2:
-            raise RedisReplyError(f"The AI.INFO reply for {key!r} has an unexpected format")
+            raise RedisInternalError("The AI.INFO reply structure has an unexpected format")
         info: t.Dict[str, str] = {}
         for i in range(0, len(reply), 2):
             field = reply[i].decode() if isinstance(reply[i], bytes) else str(reply[i])
@@ -1059,12 +1181,12 @@ class Client(SRObject):
                 value = value.decode("utf-8", "replace")
                 if self._cluster and value.startswith("{"):
                     end = value.find("}")
-                    if end >= 0 and end + 1 < len(value) and value[end + 1] == ".":
+                    if end >= 0 and end + 2 < len(value) and value[end + 1] == ".":
                         value = value[end + 2:]
             else:
                 value = str(value)
             info[field] = value
-        return [info]
+        return info
 
     def flush_db(self, addresses: t.List[str]) -> None:
         _typecheck(addresses, "addresses", list)
@@ -1114,9 +1236,9 @@ class Client(SRObject):
         _name_check(src_name, "src_name")
         _name_check(dest_name, "dest_name")
         if not src_name:
-            raise RedisRuntimeError("The src_name parameter cannot be an empty string.")
+            raise ValueError("The src_name parameter cannot be an empty string.")
         if not dest_name:
-            raise RedisRuntimeError("The dest_name parameter cannot be an empty string.")
+            raise ValueError("The dest_name parameter cannot be an empty string.")
         if src_name == dest_name:
             return
         lkey, entries = self._lrange(src_name, 0, -1)
@@ -1148,8 +1270,10 @@ class Client(SRObject):
                    cmp: t.Callable[[int, int], bool]) -> bool:
         _name_check(name, "name")
         _typecheck(list_length, "list_length", int)
+        _typecheck(poll_frequency_ms, "poll_frequency_ms", int)
+        _typecheck(num_tries, "num_tries", int)
         if list_length < 0:
-            raise RedisRuntimeError("A positive value for list_length must be provided.")
+            raise ValueError("A positive value for list_length must be provided.")
         return self._poll(lambda: cmp(self.get_list_length(name), list_length),
                           poll_frequency_ms, num_tries)
 
@@ -1171,7 +1295,7 @@ class Client(SRObject):
     def get_datasets_from_list(self, list_name: str) -> t.List[Dataset]:
         _name_check(list_name, "list_name")
         if not list_name:
-            raise RedisRuntimeError("The list name must have length greater than zero")
+            raise ValueError("The list name must have length greater than zero")
         return self.get_dataset_list_range(list_name, 0, -1)
 
     def get_dataset_list_range(self, list_name: str, start_index: int,
@@ -1182,7 +1306,7 @@ class Client(SRObject):
         _typecheck(start_index, "start_index", int)
         _typecheck(end_index, "end_index", int)
         if not list_name:
-            raise RedisRuntimeError("The list name must have length greater than zero")
+            raise ValueError("The list name must have length greater than zero")
         _, entries = self._lrange(list_name, start_index, end_index)
         pairs = []
         for i, e in enumerate(entries):

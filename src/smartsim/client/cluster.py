@@ -30,7 +30,7 @@ from _fastpath import resp as _resp
 from .config import ConfigOptions
 from .errors import RedisConnectionError, RedisReplyError, RedisRuntimeError, RedisTimeoutError
 
-__all__ = ["DBConnection", "Node", "parse_address"]
+__all__ = ["DBConnection", "Node", "parse_address", "parse_target", "check_ssdb"]
 
 Frames = _resp.Frames
 RespError = _resp.RespError
@@ -49,6 +49,62 @@ def parse_address(spec: str) -> t.Tuple[str, int, str]:
                                    "or unix://path")
     host = host.strip("[]")
     return host, int(port), ""
+
+
+_SSDB_SPECIALS = frozenset(".:,/_-")
+
+
+def check_ssdb(spec: str) -> None:
+    """SmartRedis 0.6.1's check of an ``SSDB`` value (``RedisServer::_check_ssdb_string``):
+    ASCII letters, digits and ``.:,/_-`` only.  Anything else (``;``, spaces, ...) is refused
+    at once instead of being retried for ``SR_CONN_TIMEOUT``."""
+    for ch in spec:
+        if not (ch in _SSDB_SPECIALS or ch.isascii() and ch.isalnum()):
+            raise RedisConnectionError(
+                f"The provided SSDB value, {spec} is invalid because of character {ch}")
+
+
+def _stoul_prefix(text: str) -> int:
+    """C++ ``std::stoul(text, nullptr, 0)``: leading blanks, optional sign, base from the
+    prefix (0x hex, 0 octal, else decimal), the longest run of digits; ``ValueError`` when
+    there are none."""
+    s = text.lstrip(" \t\n\v\f\r")
+    neg = s[:1] == "-"
+    if s[:1] in "+-" and s:
+        s = s[1:]
+    base, digits = 10, "0123456789"
+    if s[:2].lower() == "0x" and len(s) > 2 and s[2].lower() in "0123456789abcdef":
+        base, digits, s = 16, "0123456789abcdef", s[2:]
+    elif s[:1] == "0":
+        base, digits = 8, "01234567"
+    n = 0
+    while n < len(s) and s[n].lower() in digits:
+        n += 1
+    if n == 0:
+        raise ValueError(text)
+    value = int(s[:n], base)
+    if value >= 1 << 64:
+        raise ValueError(text)
+    return ((1 << 64) - value if neg and value else value) & 0xFFFF
+
+
+def parse_target(address: str) -> t.Tuple[str, int, str]:
+    """An address given to an address-targeted command, read as SmartRedis 0.6.1 reads it
+    (``SRAddress``): ``unix://path``, or ``[tcp://]host:port`` split at the first ``:`` with
+    the port read like ``std::stoul`` into 16 bits -- so ``"h1:p1,h2:p2"`` (an ``SSDB``
+    value) is ``h1:p1``.  A malformed one is ``RedisRuntimeError``."""
+    if address.startswith("unix://"):
+        return "", 0, address[len("unix://"):]
+    spec = address[len("tcp://"):] if address.startswith("tcp://") else address
+    colon = spec.find(":")
+    if colon <= 0 or colon >= len(spec) - 1:
+        raise RedisRuntimeError(f"{spec} is not a valid database node address.")
+    try:
+        port = _stoul_prefix(spec[colon + 1:])
+    except ValueError:
+        raise RedisRuntimeError(f"{spec} is not a valid database node address: no port "
+                                "number after the ':'") from None
+    return spec[:colon], port, ""
 
 
 class Node:
@@ -103,8 +159,9 @@ class DBConnection:
             raise RedisConnectionError(
                 "Could not connect to database: the environment variable "
                 f"{cfg._name('SSDB')} is not set")
+        check_ssdb(spec)
         self.spec = spec
-        addresses = [a.strip() for a in spec.replace(";", ",").split(",") if a.strip()]
+        addresses = [a for a in spec.split(",") if a]
         if not addresses:
             raise RedisConnectionError(f"Could not connect to database: no address in "
                                        f"{cfg._name('SSDB')}={spec!r}")
@@ -260,7 +317,9 @@ class DBConnection:
         return out
 
     def node_by_address(self, address: str) -> t.Optional[Node]:
-        host, port, path = parse_address(address)
+        return self.node_at(*parse_address(address))
+
+    def node_at(self, host: str, port: int, path: str) -> t.Optional[Node]:
         for n in self.nodes:
             if n.path and n.path == path:
                 return n

@@ -13,8 +13,9 @@ import numpy as np
 from _fastpath import tensor as _tensor
 
 from .errors import RedisKeyError, RedisRuntimeError
+from .logger import SRObject, SRObjectCore
 
-__all__ = ["Dataset"]
+__all__ = ["Dataset", "DatasetCore"]
 
 # metadata type ids (SmartRedis MetaDataType)
 _DOUBLE, _FLOAT, _INT32, _INT64, _UINT32, _UINT64, _STRING = 1, 2, 3, 4, 5, 6, 7
@@ -95,15 +96,65 @@ def decode_field(name: str, raw: bytes) -> t.Tuple[int, t.Any]:
     return type_id, np.frombuffer(raw, dtype=dt, offset=1).astype(dt.newbyteorder("="))
 
 
-class Dataset:
-    """A named group of tensors and metadata, stored and fetched as one unit."""
+class DatasetCore(SRObjectCore):
+    """What a ``Dataset`` holds (0.6.1's ``PyDataset``): its name, tensors and metadata, and
+    the logging context named after it."""
+
+    __slots__ = ("tensors", "meta")
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.tensors: t.Dict[str, np.ndarray] = {}
+        # field -> (type id, list of values (strings) or list of numpy scalars)
+        self.meta: t.Dict[str, t.Tuple[int, list]] = {}
+
+    def get_name(self) -> str:
+        return self._name
+
+
+class Dataset(SRObject):
+    """A named group of tensors and metadata, stored and fetched as one unit.
+
+    A ``Dataset`` logs under its name (``log_data``, ``log_warning``, ``log_error``) and keeps
+    its contents in a ``DatasetCore`` (``get_data``/``set_data``/``from_pybind``, the
+    names SmartRedis 0.6.1 uses for its binding object)."""
 
     def __init__(self, name: str) -> None:
         _typecheck(name, "name", str)
-        self._name = name
-        self._tensors: t.Dict[str, np.ndarray] = {}
-        # field -> (type id, list of values (strings) or list of numpy scalars)
-        self._meta: t.Dict[str, t.Tuple[int, list]] = {}
+        super().__init__(DatasetCore(name))
+
+    @property
+    def _data(self) -> DatasetCore:
+        return t.cast(DatasetCore, self._srobject)
+
+    @property
+    def _name(self) -> str:  # type: ignore[override]
+        return self._srobject._name
+
+    @property
+    def _tensors(self) -> t.Dict[str, np.ndarray]:
+        return t.cast(DatasetCore, self._srobject).tensors
+
+    @property
+    def _meta(self) -> t.Dict[str, t.Tuple[int, list]]:
+        return t.cast(DatasetCore, self._srobject).meta
+
+    @staticmethod
+    def from_pybind(dataset: DatasetCore) -> "Dataset":
+        """A ``Dataset`` over ``dataset``'s contents (the name is 0.6.1's)."""
+        _typecheck(dataset, "dataset", DatasetCore)
+        new = Dataset(dataset.get_name())
+        new.set_data(dataset)
+        return new
+
+    def get_data(self) -> DatasetCore:
+        """The object holding this dataset's name, tensors and metadata."""
+        return self._data
+
+    def set_data(self, dataset: DatasetCore) -> None:
+        """Hold ``dataset``'s contents from now on."""
+        _typecheck(dataset, "dataset", DatasetCore)
+        self._srobject = dataset
 
     # ------------------------------------------------------------------ tensors
     def add_tensor(self, name: str, data: np.ndarray) -> None:
@@ -242,10 +293,6 @@ class Dataset:
         return ds, tensor_names
 
     # ------------------------------------------------------------------ SmartRedis extras
-    def get_data(self) -> "Dataset":
-        """SmartRedis returns its binding object here; this implementation has none."""
-        return self
-
     def __str__(self) -> str:
         lines = [f"DataSet ({self._name}):", "Tensors:"]
         for name, arr in self._tensors.items():

@@ -29,9 +29,10 @@ class RedisConnectionError(SmartSimError, RuntimeError):
     @staticmethod
     def _set_message(cpp_error: str) -> str:
         msg = cpp_error or ""
-        if "SSDB" in os.environ and "SSDB" not in msg:
-            msg = (msg + "\n" if msg else "") + (
-                f"Could not connect to Orchestrator at {os.environ['SSDB']}")
+        if "SSDB" in os.environ:
+            tail = f"Could not connect to Orchestrator at {os.environ['SSDB']}"
+            if tail not in msg:
+                msg = (msg + "\n" if msg else "") + tail
         return msg
 
 
@@ -50,6 +51,13 @@ class RedisReplyError(SmartSimError, RuntimeError):
 
 class RedisRuntimeError(RedisReplyError):
     """A request could not be carried out (bad state, bad arguments found by the server)."""
+
+    @staticmethod
+    def _check_error(cpp_error: str, method: str = "", key: str = "") -> str:
+        msg = f"{method} execution failed\n" if method else ""
+        if "REDIS_REPLY_NIL" in cpp_error:
+            return msg + f"No Dataset stored at key: {key}"
+        return msg + cpp_error
 
 
 class RedisBadAllocError(RedisReplyError):
