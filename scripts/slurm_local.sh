@@ -35,8 +35,12 @@
 # Knobs (environment): SLURM_LOCAL_NODES (3), SLURM_LOCAL_CPUS (CPUs per node, 32: a fiction
 # for 2-core machines, room for `srun --exact` steps and many tasks per node), SLURM_LOCAL_TIMEOUT
 # (seconds start waits for idle nodes, 60), SLURM_LOCAL_PORT (first of NODES+1 consecutive TCP
-# ports; picked free when unset), SLURM_LOCAL_MIN_JOB_AGE (seconds a finished job stays in
-# slurmctld, 30), SLURM_LOCAL_EXTRA_CONF (lines appended to slurm.conf).
+# ports, NODES+3 with accounting; picked free when unset), SLURM_LOCAL_MIN_JOB_AGE (seconds a
+# finished job stays in slurmctld, 30), SLURM_LOCAL_EXTRA_CONF (lines appended to slurm.conf),
+# SLURM_LOCAL_ACCOUNTING (1: job accounting, so that `sacct` answers: a private MariaDB server
+# and slurmdbd run under DIR too, on 127.0.0.1; needs Debian's slurmdbd and mariadb-server,
+# which `scripts/install_slurm.sh --accounting` installs. SmartSim 0.8.0's Slurm launcher needs
+# it: it finds and polls its steps with sacct only).
 set -euo pipefail
 
 PROG=$(basename "$0")
@@ -56,6 +60,7 @@ NODES=${SLURM_LOCAL_NODES:-3}
 CPUS=${SLURM_LOCAL_CPUS:-32}
 TIMEOUT=${SLURM_LOCAL_TIMEOUT:-60}
 MIN_JOB_AGE=${SLURM_LOCAL_MIN_JOB_AGE:-30}
+ACCOUNTING=${SLURM_LOCAL_ACCOUNTING:-0}
 
 need_dir() {
   [ -n "$DIR" ] || die "$CMD: give the directory (the one 'start' printed)"
@@ -66,24 +71,34 @@ need_dir() {
 node_names() { local i; for ((i = 1; i <= NODES; i++)); do echo "node$i"; done; }
 
 # pid of a daemon from its pid file, if that process is alive and is ours (its command line
-# names a file under DIR, so a recycled pid is not mistaken for it)
+# names a file under DIR, or -- slurmdbd, whose command line names nothing -- its environment
+# carries our marker; so a recycled pid is not mistaken for it)
 live_pid() {
   local f=$1 pid
   [ -s "$f" ] || return 1
   pid=$(tr -dc '0-9' <"$f")
   [ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ] || return 1
-  tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "$DIR/" || return 1
+  tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "$DIR/" ||
+    grep -qzxF -- "$MARK=$DIR" "/proc/$pid/environ" 2>/dev/null || return 1
   echo "$pid"
 }
 
 munge_pidfile() { echo "$DIR/munge/munged.pid"; }
 ctld_pidfile() { echo "$DIR/run/slurmctld.pid"; }
 slurmd_pidfile() { echo "$DIR/run/slurmd-$1.pid"; }
+dbd_pidfile() { echo "$DIR/run/slurmdbd.pid"; }
+mariadb_pidfile() { echo "$DIR/run/mariadbd.pid"; }
+# a cluster started with accounting has DIR/slurmdbd.conf
+has_accounting() { [ -s "$DIR/slurmdbd.conf" ]; }
 
 # names of the daemons that do not run (none: all run)
 dead_daemons() {
   live_pid "$(munge_pidfile)" >/dev/null || echo munged
   live_pid "$(ctld_pidfile)" >/dev/null || echo slurmctld
+  if has_accounting; then
+    live_pid "$(mariadb_pidfile)" >/dev/null || echo mariadbd
+    live_pid "$(dbd_pidfile)" >/dev/null || echo slurmdbd
+  fi
   local n
   for n in $(node_names); do live_pid "$(slurmd_pidfile "$n")" >/dev/null || echo "slurmd-$n"; done
 }
@@ -97,7 +112,8 @@ our_pids() {
   local roots f
   roots=$(
     grep -lzxF -- "$MARK=$DIR" /proc/[0-9]*/environ 2>/dev/null | cut -d/ -f3 || true
-    for f in "$(munge_pidfile)" "$(ctld_pidfile)" "$DIR"/run/slurmd-*.pid; do
+    for f in "$(munge_pidfile)" "$(ctld_pidfile)" "$DIR"/run/slurmd-*.pid "$(dbd_pidfile)" \
+      "$(mariadb_pidfile)"; do
       live_pid "$f" 2>/dev/null || true
     done
   )
@@ -177,7 +193,7 @@ pick_socket_dir() {
 }
 
 write_conf() {
-  local port=$1 sock=$2 host n i=0
+  local port=$1 sock=$2 dbd_port=${3:-} host n i=0
   host=$(hostname -s 2>/dev/null || hostname)
   {
     echo "# Private single-host Slurm written by $PROG; everything lives under $DIR"
@@ -203,7 +219,15 @@ write_conf() {
     echo "ProctrackType=proctrack/linuxproc"
     echo "TaskPlugin=task/none"
     echo "JobAcctGatherType=jobacct_gather/none"
-    echo "AccountingStorageType=accounting_storage/none"
+    if [ -n "$dbd_port" ]; then
+      echo "AccountingStorageType=accounting_storage/slurmdbd"
+      echo "AccountingStorageHost=127.0.0.1"
+      echo "AccountingStoragePort=$dbd_port"
+      echo "# the munge socket of this cluster for slurmdbd's connections too"
+      echo "AccountingStoragePass=$sock/munge.socket"
+    else
+      echo "AccountingStorageType=accounting_storage/none"
+    fi
     echo "JobCompType=jobcomp/none"
     echo "MpiDefault=none"
     echo "SwitchType=switch/none"
@@ -225,6 +249,62 @@ write_conf() {
     echo "PartitionName=debug Nodes=node[1-$NODES] Default=YES MaxTime=INFINITE State=UP OverSubscribe=FORCE:4"
     if [ -n "${SLURM_LOCAL_EXTRA_CONF:-}" ]; then printf '%s\n' "$SLURM_LOCAL_EXTRA_CONF"; fi
   } >"$DIR/slurm.conf"
+}
+
+# Accounting: a private MariaDB (data, socket, pid and log under DIR; TCP on 127.0.0.1 only,
+# a password-protected user for slurmdbd) and slurmdbd, its slurmdbd.conf next to slurm.conf
+# (where slurmdbd looks for it). Then the cluster is registered, so that its jobs are recorded.
+start_accounting() {
+  local sock=$1 db_port=$2 dbd_port=$3 b missing=() pass
+  for b in mariadbd mariadb-install-db mariadb slurmdbd sacctmgr; do
+    command -v "$b" >/dev/null 2>&1 || missing+=("$b")
+  done
+  [ ${#missing[@]} = 0 ] || die "SLURM_LOCAL_ACCOUNTING=1: not installed: ${missing[*]} (scripts/install_slurm.sh --accounting installs them)"
+  mkdir -p "$DIR/db"
+  chmod 700 "$DIR/db"
+  if [ ! -d "$DIR/db/data/mysql" ]; then
+    mariadb-install-db --no-defaults --datadir="$DIR/db/data" --user=root \
+      --auth-root-authentication-method=socket --skip-test-db >>"$DIR/log/mariadb-install.log" 2>&1 ||
+      { tail -n 20 "$DIR/log/mariadb-install.log" >&2; die "mariadb-install-db failed"; }
+  fi
+  daemon mariadbd --no-defaults --datadir="$DIR/db/data" --socket="$DIR/db/mysqld.sock" \
+    --port="$db_port" --bind-address=127.0.0.1 --user=root --pid-file="$(mariadb_pidfile)" \
+    --log-error="$DIR/log/mariadb.log" --skip-log-bin --innodb-buffer-pool-size=64M \
+    </dev/null >>"$DIR/log/daemons.out" 2>&1 &  # (mariadbd stays in the foreground: the
+  # subshell running it must not hold our stdout, or a caller reading it would wait forever)
+  wait_for 60 "mariadbd" mariadb --no-defaults --socket="$DIR/db/mysqld.sock" -uroot -e 'select 1' ||
+    die "mariadbd did not start"
+  pass=$(head -c 18 /dev/urandom | od -An -tx1 | tr -d ' \n')
+  mariadb --no-defaults --socket="$DIR/db/mysqld.sock" -uroot -e "
+    CREATE USER IF NOT EXISTS 'slurm'@'127.0.0.1' IDENTIFIED BY '$pass';
+    ALTER USER 'slurm'@'127.0.0.1' IDENTIFIED BY '$pass';
+    GRANT ALL ON slurm_acct_db.* TO 'slurm'@'127.0.0.1';" || die "could not create the database user"
+  (
+    umask 077
+    {
+      echo "# slurmdbd of the private Slurm under $DIR"
+      echo "AuthType=auth/munge"
+      echo "AuthInfo=socket=$sock/munge.socket"
+      echo "DbdHost=localhost"
+      echo "DbdAddr=127.0.0.1"
+      echo "DbdPort=$dbd_port"
+      echo "SlurmUser=root"
+      echo "PidFile=$(dbd_pidfile)"
+      echo "LogFile=$DIR/log/slurmdbd.log"
+      echo "DebugLevel=info"
+      echo "StorageType=accounting_storage/mysql"
+      echo "StorageHost=127.0.0.1"
+      echo "StoragePort=$db_port"
+      echo "StorageUser=slurm"
+      echo "StoragePass=$pass"
+      echo "StorageLoc=slurm_acct_db"
+    } >"$DIR/slurmdbd.conf"
+  )
+  daemon slurmdbd || { log_tails; die "slurmdbd did not start"; }
+  wait_for 60 "slurmdbd to answer" env SLURM_CONF="$DIR/slurm.conf" sacctmgr -n list cluster || exit 1
+  SLURM_CONF="$DIR/slurm.conf" sacctmgr -i add cluster smartsimlocal >/dev/null 2>&1 || true
+  SLURM_CONF="$DIR/slurm.conf" sacctmgr -n -P list cluster format=cluster | grep -qx smartsimlocal ||
+    die "could not register the cluster with slurmdbd"
 }
 
 # run a daemon with a clean environment carrying the marker, detached from our stdio
@@ -283,10 +363,18 @@ start() {
   for n in $(node_names); do mkdir -p "$DIR/spool/$n"; done
   mkdir -p "$DIR/munge/key"; chmod 700 "$DIR/munge/key"
   chmod 755 "$DIR/munge"
-  local sock port
+  local sock port dbd_port="" db_port=""
   sock=$(pick_socket_dir)
-  port=${SLURM_LOCAL_PORT:-$(free_ports $((NODES + 1)))}
-  write_conf "$port" "$sock"
+  if [ "$ACCOUNTING" = 1 ]; then
+    # two more ports after the nodes': the database's, slurmdbd's
+    port=${SLURM_LOCAL_PORT:-$(free_ports $((NODES + 3)))}
+    db_port=$((port + NODES + 1))
+    dbd_port=$((port + NODES + 2))
+  else
+    port=${SLURM_LOCAL_PORT:-$(free_ports $((NODES + 1)))}
+    rm -f "$DIR/slurmdbd.conf"
+  fi
+  write_conf "$port" "$sock" "$dbd_port"
   [ -s "$DIR/munge/key/munge.key" ] || mungekey --create --keyfile="$DIR/munge/key/munge.key" >/dev/null
   chmod 600 "$DIR/munge/key/munge.key"
   rm -f "$sock/munge.socket" "$sock/munge.socket.lock"
@@ -298,6 +386,7 @@ start() {
     --seed-file="$DIR/munge/key/munged.seed" ||
     { log_tails; die "munged did not start"; }
   wait_for 10 "munged's socket" test -S "$sock/munge.socket" || exit 1
+  [ -z "$dbd_port" ] || start_accounting "$sock" "$db_port" "$dbd_port"
 
   # -c: a fresh controller state (no jobs of an earlier run under the same DIR)
   daemon slurmctld -c -f "$DIR/slurm.conf" || { log_tails; die "slurmctld did not start"; }

@@ -31,7 +31,8 @@ class Experiment:
         self._launcher = detect_launcher() if launcher == "auto" else launcher
         from ._core.control.controller import resolve_max_concurrent  # pylint: disable=import-outside-toplevel
 
-        self._max_concurrent = resolve_max_concurrent(max_concurrent)
+        resolve_max_concurrent(max_concurrent)  # a bad value fails here
+        self._max_concurrent: t.Optional[int] = max_concurrent  # None: the launcher's default
         self._control_: t.Any = None
         self._registered: t.Set[str] = set()
         self._db_identifiers: t.Set[str] = set()
@@ -152,16 +153,22 @@ class Experiment:
     @property
     def max_concurrent(self) -> int:
         """At most this many ensemble members of this experiment run at once (default: the
-        number of cores). Setting it takes effect as running members end."""
-        return self._max_concurrent
+        number of cores; Slurm steps inside an allocation: its CPUs, the steps run on its
+        nodes). Setting it takes effect as running members end."""
+        if self._control_ is not None:
+            return self._control_.max_concurrent
+        from ._core.control.controller import resolve_max_concurrent  # pylint: disable=import-outside-toplevel
+
+        return resolve_max_concurrent(self._max_concurrent, launcher=self._launcher)
 
     @max_concurrent.setter
     def max_concurrent(self, value: t.Optional[int]) -> None:
         from ._core.control.controller import resolve_max_concurrent  # pylint: disable=import-outside-toplevel
 
-        self._max_concurrent = resolve_max_concurrent(value)
+        resolve_max_concurrent(value)  # a bad value fails here
+        self._max_concurrent = value
         if self._control_ is not None:
-            self._control_.set_max_concurrent(self._max_concurrent)
+            self._control_.set_max_concurrent(value)
 
     def start(self, *args: t.Any, block: bool = True, summary: bool = False,
               kill_on_interrupt: bool = True, max_concurrent: t.Optional[int] = None,
@@ -247,7 +254,7 @@ class Experiment:
         if models:
             text += f"Models: {models}\n"
         if ensembles:
-            text += f"Ensembles: {ensembles} ({members} members, at most {self._max_concurrent} at once)\n"
+            text += f"Ensembles: {ensembles} ({members} members, at most {self.max_concurrent} at once)\n"
         active = self._control_.active_databases() if self._control_ is not None else []
         text += f"Database Status: {'active' if active else 'inactive'}\n"
         logger.info(text)

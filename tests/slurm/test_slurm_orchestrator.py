@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 
 import pytest
 
@@ -66,8 +67,18 @@ def _drive(local_slurm, tmp_path, mode, port, prefix=()):
     assert proc.returncode == 0 and lines, f"driver failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
     out = json.loads(lines[-1][2:])
     out["app"] = json.loads(out["app"].strip().splitlines()[-1]) if out["app"].strip() else out["app_err"]
-    leftover = local_slurm.run(["squeue", "--noheader", "--format=%i %j %T"]).stdout.strip()
-    return out, leftover
+    return out, _drained(local_slurm)
+
+
+def _drained(local_slurm, timeout=15.0):
+    """What ``squeue`` still lists once the queue is empty or ``timeout`` has passed (a job
+    that just ended, e.g. the driver's own allocation, stays a moment in COMPLETING)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        left = local_slurm.run(["squeue", "--noheader", "--format=%i %j %T"]).stdout.strip()
+        if not left or time.monotonic() > deadline:
+            return left
+        time.sleep(0.1)
 
 
 def test_three_shard_database_in_an_allocation(local_slurm, tmp_path):
@@ -115,4 +126,4 @@ def test_database_without_allocation_or_hosts_is_refused(local_slurm, tmp_path, 
     db = exp.create_database(db_nodes=3, port=7131, interface="lo")
     with pytest.raises(SmartSimError, match="needs hosts to run its shards on"):
         exp.start(db)
-    assert local_slurm.run(["squeue", "--noheader"]).stdout.strip() == ""
+    assert _drained(local_slurm) == ""

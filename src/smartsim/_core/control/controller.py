@@ -54,9 +54,20 @@ SUMMARY_HEADERS = ["Name", "Entity-Type", "JobID", "RunID", "Time", "Status", "R
 EnvHook = t.Callable[[SmartSimEntity], t.Mapping[str, str]]
 
 
-def resolve_max_concurrent(value: t.Any, what: str = "max_concurrent") -> int:
-    """``None`` -> ``os.cpu_count()``; otherwise a positive int."""
+def resolve_max_concurrent(value: t.Any, what: str = "max_concurrent",
+                           launcher: t.Optional[str] = None) -> int:
+    """``None`` -> the default of ``launcher`` (its ``default_max_concurrent()``, where it has
+    one: Slurm steps in an allocation run on its nodes, not here), else ``os.cpu_count()``;
+    otherwise a positive int."""
     if value is None:
+        if launcher is not None:
+            try:
+                default = getattr(launcher_class(launcher), "default_max_concurrent", None)
+                cap = default() if default is not None else None
+            except Exception:  # pylint: disable=broad-except  # (no launcher yet: start says so)
+                cap = None
+            if cap:
+                return max(1, int(cap))
         return max(1, os.cpu_count() or 1)
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(f"{what} must be a positive int or None, got {value!r}")
@@ -128,7 +139,7 @@ class Controller:
         self.exp_name = exp_name
         self.exp_path = exp_path
         self.launcher_name = launcher
-        self.max_concurrent = resolve_max_concurrent(max_concurrent)
+        self.max_concurrent = resolve_max_concurrent(max_concurrent, launcher=launcher)
         self.kill_on_interrupt = True
         self.stop_grace = DEFAULT_STOP_GRACE
         self.env_hooks: t.List[EnvHook] = []
@@ -154,7 +165,7 @@ class Controller:
         return launcher
 
     def set_max_concurrent(self, value: t.Optional[int]) -> None:
-        self.max_concurrent = resolve_max_concurrent(value)
+        self.max_concurrent = resolve_max_concurrent(value, launcher=self.launcher_name)
         self._pool.cap = self.max_concurrent  # takes effect as slots free up
 
     def register(self, *entities: t.Any) -> None:

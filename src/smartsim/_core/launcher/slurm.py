@@ -16,8 +16,11 @@ records each task's exit status in ``<task cwd>/<task name>.exitcode`` -- the st
 thread asks ``squeue`` once per interval for ALL our jobs (``--me --states=all``, so jobs
 that just ended still show their state); when a job has ended, each task's status comes from
 its exit-status file, else from ``sacct`` (when accounting is there) or the last ``squeue``
-state. ``stop`` is one ``scancel`` for the jobs involved. Job ids go to the watchdog, which
-``scancel``s the ones still registered if the driver is killed.
+state. ``stop`` is one ``scancel`` for the jobs involved: the tasks that already recorded an
+exit status keep it (Completed/Failed), every other one is Cancelled -- also when it records a
+status while being killed (a waiting ``srun`` exits 1, a signalled one 143); a job cancelled by
+someone else makes its tasks without a zero exit status Cancelled too. Job ids go to the
+watchdog, which ``scancel``s the ones still registered if the driver is killed.
 """
 from __future__ import annotations
 
@@ -48,6 +51,7 @@ _WAITING = frozenset(("PENDING", "CONFIGURING", "REQUEUED", "REQUEUE_HOLD", "REQ
                       "RESV_DEL_HOLD", "SPECIAL_EXIT", "SUSPENDED", "STOPPED", "RESIZING"))
 _ACTIVE = frozenset(("RUNNING", "COMPLETING", "SIGNALING", "STAGE_OUT"))
 EXIT_SUFFIX = ".exitcode"
+MAX_DEFAULT_STEPS = 4096  # default cap on members at once in an allocation (srun processes here)
 
 
 def _run(argv: t.List[str], timeout: float = 60.0) -> subprocess.CompletedProcess:
@@ -104,6 +108,26 @@ def batch_script(job: BatchJob, driver_env: t.AbstractSet[bytes]) -> str:
     return "\n".join(lines)
 
 
+def allocation_cpus(environ: t.Mapping[str, str]) -> int:
+    """The CPUs of the allocation in ``environ`` (0: unknown): ``SLURM_JOB_CPUS_PER_NODE``
+    (``"32(x3),16"``: 112), else ``SLURM_CPUS_ON_NODE`` x ``SLURM_JOB_NUM_NODES``."""
+    spec = environ.get("SLURM_JOB_CPUS_PER_NODE", "")
+    total = 0
+    try:
+        for part in filter(None, spec.split(",")):
+            count, _, times = part.partition("(x")
+            total += int(count) * (int(times.rstrip(")")) if times else 1)
+    except ValueError:
+        total = 0
+    if total:
+        return total
+    try:
+        return int(environ.get("SLURM_CPUS_ON_NODE", "0")) * int(
+            environ.get("SLURM_JOB_NUM_NODES") or environ.get("SLURM_NNODES") or "1")
+    except ValueError:
+        return 0
+
+
 def exit_file(task: Task) -> str:
     return os.path.join(task.cwd, task.name + EXIT_SUFFIX)
 
@@ -120,6 +144,20 @@ class SlurmLauncher(LocalLauncher):
     @classmethod
     def detect(cls) -> bool:
         return bool(shutil.which("sbatch") and shutil.which("srun"))
+
+    @classmethod
+    def default_max_concurrent(cls) -> t.Optional[int]:
+        """How many members run at once unless the experiment says: inside an allocation,
+        as many as it has CPUs (a step takes at least one; the steps run on its nodes, not
+        here: this machine's cores would idle a large allocation), at least this machine's
+        cores and at most ``MAX_DEFAULT_STEPS`` ``srun`` processes; outside one, None (this
+        machine's cores: each ``srun`` asks for its own allocation)."""
+        if not (os.environ.get("SLURM_JOB_ID") or os.environ.get("SLURM_JOBID")):
+            return None
+        cpus = allocation_cpus(os.environ)
+        if not cpus:
+            return None
+        return min(MAX_DEFAULT_STEPS, max(cpus, os.cpu_count() or 1))
 
     def __init__(self) -> None:
         super().__init__()
@@ -293,26 +331,44 @@ class SlurmLauncher(LocalLauncher):
         self._job_started(job)  # a job that ran between two polls still counts as launched
         now = time.time()
         for task in job.tasks:
+            self._job_of.pop(task, None)
             if task.status not in (_QUEUED, _RUNNING):
-                continue
-            code = _read_exit(task)
-            if code is not None:
+                continue  # ended before the job did (stop: its exit status was already there)
+            code, t_end = _read_exit(task)
+            if task.stopping or (state == "CANCELLED" and code != 0):
+                # stopped by us, or the job was cancelled under it: whatever a task records
+                # while it is being killed (srun: 1 or 143) is not its own outcome
+                task.returncode = code
+                task.status = _CANCELLED
+            elif code is not None:
                 task.returncode = code
                 task.status = _COMPLETED if code == 0 else _FAILED
-            elif task.stopping or state == "CANCELLED":
-                task.status = _CANCELLED
             else:
                 task.status = _FAILED
                 task.error = (f"batch job {job_id} ended ({state or 'no longer known to Slurm'}) before "
                               f"{task.name} recorded an exit status; see "
                               f"{os.path.join(job.cwd, job.name + '.batch.err')} and {task.err}")
-            task.t_end = now
-            self._job_of.pop(task, None)
+            task.t_end = t_end if code is not None and t_end is not None else now
             if task.owner is not None:
                 task.owner._on_end(task)
         del self._jobs[job_id]
         self._started.discard(job_id)
         self._wd_buf += b"~%s\n" % job_id.encode()
+
+    def _ended_before_stop(self, tasks: t.Sequence[Task]) -> None:
+        """Before a job is cancelled: its tasks that already recorded an exit status ended
+        on their own (Completed/Failed, not Cancelled). Under ``cond``."""
+        for task in tasks:
+            if task.status is not _RUNNING or task.stopping:
+                continue
+            code, t_end = _read_exit(task)
+            if code is None:
+                continue
+            task.returncode = code
+            task.status = _COMPLETED if code == 0 else _FAILED
+            task.t_end = t_end if t_end is not None else time.time()
+            if task.owner is not None:
+                task.owner._on_end(task)
 
     def _accounted_state(self, job_id: str) -> t.Optional[str]:
         """The job's final state from ``sacct`` when accounting runs here, else None."""
@@ -333,9 +389,17 @@ class SlurmLauncher(LocalLauncher):
     def stop(self, tasks: t.Sequence[Task], grace: float = DEFAULT_STOP_GRACE) -> None:
         with self.cond:
             job_ids = {self._job_of[task] for task in tasks if task in self._job_of}
-            for task in tasks:
-                if task in self._job_of:
+            ours = [task for task in tasks if task in self._job_of]
+            self._ended_before_stop(ours)
+            for task in ours:
+                if task.live:
                     task.stopping = True
+            if ours:
+                for task in ours:
+                    if task.owner is not None:
+                        task.owner._flush()
+                        break
+                self.cond.notify_all()
         local = [task for task in tasks if task not in self._job_of]
         if local:
             super().stop(local, grace)
@@ -351,12 +415,14 @@ class SlurmLauncher(LocalLauncher):
         return tasks
 
 
-def _read_exit(task: Task) -> t.Optional[int]:
+def _read_exit(task: Task) -> t.Tuple[t.Optional[int], t.Optional[float]]:
+    """The exit status a task recorded and when (None, None: none yet)."""
     try:
         with open(exit_file(task), encoding="utf-8") as handle:
-            return int(handle.read().strip())
+            code = int(handle.read().strip())
+            return code, os.fstat(handle.fileno()).st_mtime
     except (OSError, ValueError):
-        return None
+        return None, None
 
 
 def _encoded_environ() -> t.List[bytes]:
