@@ -32,7 +32,6 @@ import atexit
 import collections
 import importlib
 import os
-import shutil
 import signal
 import socket
 import sys
@@ -290,19 +289,21 @@ class Launcher(abc.ABC):
 _REGISTRY: t.Dict[str, t.Type[Launcher]] = {}
 # The launchers this package ships: their module registers them when first needed, so that
 # making an Experiment or Orchestrator imports no launcher machinery.
+# (``auto`` asks them in this order: PBS before Cobalt, whose ``qsub`` it shares)
 _BUILTIN: t.Dict[str, str] = {"local": "smartsim._core.launcher.local",
-                               "slurm": "smartsim._core.launcher.slurm"}
+                               "slurm": "smartsim._core.launcher.slurm",
+                               "lsf": "smartsim._core.launcher.lsf",
+                               "pbs": "smartsim._core.launcher.pbs",
+                               "pals": "smartsim._core.launcher.pbs",
+                               "cobalt": "smartsim._core.launcher.cobalt"}
 _INSTANCES: t.Dict[t.Type[Launcher], Launcher] = {}
 _INSTANCES_LOCK = threading.Lock()
 
 # Schedulers SmartSim names whose launcher is not registered yet: ``Experiment(launcher=...)``
 # accepts them (settings can be made and previewed) and ``start`` says they are not built.
 # Each has its detector here so that ``"auto"`` names the scheduler that is present.
-_KNOWN_SCHEDULERS: t.Dict[str, t.Callable[[], bool]] = {
-    "lsf": lambda: bool(shutil.which("bsub")),
-    "pbs": lambda: bool(shutil.which("qsub") and shutil.which("qstat") and not shutil.which("cqstat")),
-    "cobalt": lambda: bool(shutil.which("qsub")),
-}
+# (lsf, pbs, pals and cobalt are launchers now: their detectors are their ``detect``)
+_KNOWN_SCHEDULERS: t.Dict[str, t.Callable[[], bool]] = {}
 
 
 def register_launcher(cls: t.Type[Launcher], name: t.Optional[str] = None) -> t.Type[Launcher]:
