@@ -25,9 +25,7 @@ watchdog, which ``scancel``s the ones still registered if the driver is killed.
 from __future__ import annotations
 
 import os
-import shlex
 import shutil
-import subprocess
 import threading
 import time
 import typing as t
@@ -37,6 +35,8 @@ from ...log import get_logger
 from ...status import SmartSimStatus
 from .base import DEFAULT_STOP_GRACE, BatchJob, Capabilities, Task, register_launcher
 from .local import LocalLauncher
+from .wlm import batch_script as _wlm_batch_script
+from .wlm import encoded_environ, exit_file, pair_args, run
 
 logger = get_logger(__name__)
 
@@ -50,62 +50,17 @@ _CANCELLED = SmartSimStatus.STATUS_CANCELLED
 _WAITING = frozenset(("PENDING", "CONFIGURING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED",
                       "RESV_DEL_HOLD", "SPECIAL_EXIT", "SUSPENDED", "STOPPED", "RESIZING"))
 _ACTIVE = frozenset(("RUNNING", "COMPLETING", "SIGNALING", "STAGE_OUT"))
-EXIT_SUFFIX = ".exitcode"
 MAX_DEFAULT_STEPS = 4096  # default cap on members at once in an allocation (srun processes here)
 
 
-def _run(argv: t.List[str], timeout: float = 60.0) -> subprocess.CompletedProcess:
-    try:
-        return subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
-                              stdin=subprocess.DEVNULL, check=False)
-    except (OSError, subprocess.SubprocessError) as exc:
-        raise LauncherError(f"could not run {' '.join(argv[:2])}: {exc}") from exc
-
-
-def _pair_args(args: t.List[str]) -> t.List[str]:
-    """``format_batch_args()`` items as one directive each: ``-p debug`` stays together."""
-    out: t.List[str] = []
-    i = 0
-    while i < len(args):
-        item = args[i]
-        if item.startswith("-") and not item.startswith("--") and i + 1 < len(args) \
-                and not args[i + 1].startswith("-"):
-            out.append(f"{item} {args[i + 1]}")
-            i += 2
-        else:
-            out.append(item)
-            i += 1
-    return out
-
-
 def batch_script(job: BatchJob, driver_env: t.AbstractSet[bytes]) -> str:
-    """The job's script: directives, preamble, then each task in the background, recording
-    its exit status, and a final ``wait``."""
-    bs = job.batch_settings
-    lines = ["#!/bin/bash", f"#SBATCH --job-name={job.name}",
-             f"#SBATCH --output={os.path.join(job.cwd, job.name + '.batch.out')}",
-             f"#SBATCH --error={os.path.join(job.cwd, job.name + '.batch.err')}"]
-    lines += [f"#SBATCH {directive}" for directive in _pair_args(list(bs.format_batch_args()))]
-    lines += list(bs.preamble)
-    lines += [
-        "",
-        "# <exit status file> <directory> <stdout> <stderr> <command...>",
-        "smartsim_task() {",
-        "    local rc_file=$1 dir=$2 out=$3 err=$4",
-        "    shift 4",
-        "    ( cd \"$dir\" && exec \"$@\" ) >\"$out\" 2>\"$err\"",
-        "    echo $? >\"$rc_file\"",
-        "}",
-        "",
-    ]
-    for task in job.tasks:
-        # the job starts with the driver's environment (sbatch exports it): set only what differs
-        extra = [kv.decode(errors="surrogateescape") for kv in task.env if kv not in driver_env]
-        command = (["env", *extra] if extra else []) + list(task.argv)
-        lines.append("smartsim_task " + " ".join(shlex.quote(part) for part in (
-            exit_file(task), task.cwd, task.out, task.err, *command)) + " &")
-    lines += ["wait", ""]
-    return "\n".join(lines)
+    """The job's script (``wlm.batch_script``) with its ``#SBATCH`` directives; the job starts
+    with the driver's environment (sbatch exports it)."""
+    directives = [f"#SBATCH --job-name={job.name}",
+                  f"#SBATCH --output={os.path.join(job.cwd, job.name + '.batch.out')}",
+                  f"#SBATCH --error={os.path.join(job.cwd, job.name + '.batch.err')}"]
+    directives += [f"#SBATCH {d}" for d in pair_args(list(job.batch_settings.format_batch_args()))]
+    return _wlm_batch_script(job, directives, driver_env)
 
 
 def allocation_cpus(environ: t.Mapping[str, str]) -> int:
@@ -126,10 +81,6 @@ def allocation_cpus(environ: t.Mapping[str, str]) -> int:
             environ.get("SLURM_JOB_NUM_NODES") or environ.get("SLURM_NNODES") or "1")
     except ValueError:
         return 0
-
-
-def exit_file(task: Task) -> str:
-    return os.path.join(task.cwd, task.name + EXIT_SUFFIX)
 
 
 @register_launcher
@@ -173,7 +124,7 @@ class SlurmLauncher(LocalLauncher):
         nodelist = os.environ.get("SLURM_JOB_NODELIST") or os.environ.get("SLURM_NODELIST")
         if not nodelist:
             return []
-        proc = _run(["scontrol", "show", "hostnames", nodelist])
+        proc = run(["scontrol", "show", "hostnames", nodelist])
         if proc.returncode != 0:
             raise LauncherError(f"scontrol show hostnames {nodelist}: {proc.stderr.strip()}")
         return proc.stdout.split()
@@ -181,7 +132,7 @@ class SlurmLauncher(LocalLauncher):
     def host_addresses(self, hosts: t.Sequence[str]) -> t.List[str]:
         """Each node's ``NodeAddr`` as Slurm knows it (one ``scontrol`` call): node names
         need not resolve through DNS, and several names may share one address."""
-        proc = _run(["scontrol", "show", "node", ",".join(hosts), "--oneliner"])
+        proc = run(["scontrol", "show", "node", ",".join(hosts), "--oneliner"])
         addrs: t.Dict[str, str] = {}
         for line in proc.stdout.splitlines():
             fields = dict(item.split("=", 1) for item in line.split() if "=" in item)
@@ -211,7 +162,7 @@ class SlurmLauncher(LocalLauncher):
         job_id = t.cast(str, job.job_id)
         deadline = time.monotonic() + timeout
         while True:
-            proc = _run(["squeue", "--noheader", "--jobs", job_id, "--format=%T %N"])
+            proc = run(["squeue", "--noheader", "--jobs", job_id, "--format=%T %N"])
             state, _, nodes = proc.stdout.strip().partition(" ")
             if state in _ACTIVE and nodes:
                 break
@@ -223,7 +174,7 @@ class SlurmLauncher(LocalLauncher):
                 raise LauncherError(f"the batch job {job_id} holding the nodes of {name!r} did not "
                                     f"start within {timeout:g} s (squeue: {state or proc.stderr.strip()})")
             time.sleep(0.1)
-        hosts = _run(["scontrol", "show", "hostnames", nodes]).stdout.split()
+        hosts = run(["scontrol", "show", "hostnames", nodes]).stdout.split()
         return job_id, hosts
 
     def release_allocation(self, allocation: str) -> None:
@@ -232,7 +183,7 @@ class SlurmLauncher(LocalLauncher):
         if tasks:
             self.stop(tasks)
         else:
-            _run(["scancel", allocation])
+            run(["scancel", allocation])
 
     # -- batch jobs ---------------------------------------------------------------------
     def submit_batch(self, job: BatchJob) -> None:
@@ -245,12 +196,12 @@ class SlurmLauncher(LocalLauncher):
                 os.unlink(exit_file(task))  # a status left by an earlier run must not be read
             except FileNotFoundError:
                 pass
-        driver_env = set(_encoded_environ())
+        driver_env = set(encoded_environ())
         script = os.path.join(job.cwd, f"{job.name}.batch.sh")
         with open(script, "w", encoding="utf-8") as handle:
             handle.write(batch_script(job, driver_env))
         os.chmod(script, 0o700)
-        proc = _run(["sbatch", "--parsable", script])
+        proc = run(["sbatch", "--parsable", script])
         if proc.returncode != 0 or not proc.stdout.strip():
             raise LauncherError(f"sbatch refused the batch job {job.name!r} ({script}): "
                                 f"{(proc.stderr or proc.stdout).strip() or f'exit status {proc.returncode}'}")
@@ -304,7 +255,7 @@ class SlurmLauncher(LocalLauncher):
 
     def _queue_states(self) -> t.Dict[str, str]:
         """One ``squeue`` for every job of this user: job id -> state."""
-        proc = _run(["squeue", "--me", "--states=all", "--noheader", "--format=%i %T"])
+        proc = run(["squeue", "--me", "--states=all", "--noheader", "--format=%i %T"])
         if proc.returncode != 0:
             raise LauncherError(proc.stderr.strip() or f"exit status {proc.returncode}")
         states = {}
@@ -374,7 +325,7 @@ class SlurmLauncher(LocalLauncher):
         """The job's final state from ``sacct`` when accounting runs here, else None."""
         if self._accounting is False:
             return None
-        proc = _run(["sacct", "--noheader", "--parsable2", "--jobs", job_id, "--format=JobID,State"])
+        proc = run(["sacct", "--noheader", "--parsable2", "--jobs", job_id, "--format=JobID,State"])
         if proc.returncode != 0:
             self._accounting = False  # "Slurm accounting storage is disabled"
             return None
@@ -404,7 +355,7 @@ class SlurmLauncher(LocalLauncher):
         if local:
             super().stop(local, grace)
         if job_ids:
-            proc = _run(["scancel", *sorted(job_ids)])
+            proc = run(["scancel", *sorted(job_ids)])
             if proc.returncode != 0:
                 logger.warning(f"scancel {' '.join(sorted(job_ids))}: {proc.stderr.strip()}")
 
@@ -423,7 +374,3 @@ def _read_exit(task: Task) -> t.Tuple[t.Optional[int], t.Optional[float]]:
             return code, os.fstat(handle.fileno()).st_mtime
     except (OSError, ValueError):
         return None, None
-
-
-def _encoded_environ() -> t.List[bytes]:
-    return [os.fsencode(k) + b"=" + os.fsencode(v) for k, v in os.environ.items()]
