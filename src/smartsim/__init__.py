@@ -5,6 +5,10 @@ Kept light on purpose: ``import smartsim.client`` must not pull in the launcher.
 """
 import typing as t
 
+if t.TYPE_CHECKING:  # what the lazy names below resolve to, for type checkers and IDEs
+    from . import status as status
+    from .experiment import Experiment as Experiment
+
 __version__ = "0.1.0"
 
 _LAZY = {

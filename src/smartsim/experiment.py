@@ -12,6 +12,10 @@ from .log import get_logger
 from .settings import settings as _settings
 from .settings.base import BatchSettings, RunSettings
 
+if t.TYPE_CHECKING:
+    from .database import Orchestrator
+    from .status import SmartSimStatus
+
 logger = get_logger(__name__)
 
 class Experiment:
@@ -36,6 +40,7 @@ class Experiment:
         self._control_: t.Any = None
         self._registered: t.Set[str] = set()
         self._db_identifiers: t.Set[str] = set()
+        self._entities: t.Dict[str, t.Any] = {}  # what Experiment.attach rebuilt
 
     # -- factories ---------------------------------------------------------------------
     def create_run_settings(self, exe: str, exe_args: t.Optional[t.List[str]] = None,
@@ -48,7 +53,7 @@ class Experiment:
                                              env_vars=env_vars, container=container, **kwargs)
 
     def create_batch_settings(self, nodes: int = 1, time: str = "", queue: str = "", account: str = "",
-                              batch_args: t.Optional[t.Dict[str, str]] = None,
+                              batch_args: t.Optional[t.Mapping[str, t.Optional[str]]] = None,
                               **kwargs: t.Any) -> BatchSettings:
         """Batch settings for this experiment's launcher (the local launcher has none)."""
         return _settings.create_batch_settings(self._launcher, nodes=nodes, time=time, queue=queue,
@@ -89,7 +94,7 @@ class Experiment:
                         run_command: str = "auto", interface: t.Union[str, t.List[str]] = "lo",
                         account: t.Optional[str] = None, time: t.Optional[str] = None,
                         queue: t.Optional[str] = None, single_cmd: bool = True,
-                        db_identifier: str = "orchestrator", **kwargs: t.Any) -> t.Any:
+                        db_identifier: str = "orchestrator", **kwargs: t.Any) -> Orchestrator:
         """An ``Orchestrator`` (Redis with the RedisAI-compatible module) for this experiment:
         one shard (``db_nodes=1``) or a Redis Cluster of ``db_nodes >= 3`` shards on ports
         ``port, port+1, ...``; files and logs in ``path`` (default ``exp_path/db_identifier``).
@@ -148,6 +153,9 @@ class Experiment:
 
     @property
     def launcher(self) -> str:
+        """The name of the launcher this experiment runs entities with (``local``, ``slurm``,
+        ``pbs``, ...; ``auto`` is resolved to the one found at creation).
+        """
         return self._launcher
 
     @property
@@ -172,7 +180,8 @@ class Experiment:
 
     def start(self, *args: t.Any, block: bool = True, summary: bool = False,
               kill_on_interrupt: bool = True, max_concurrent: t.Optional[int] = None,
-              only_failed: bool = False, progress: t.Optional[bool] = None) -> None:
+              only_failed: bool = False, progress: t.Optional[bool] = None,
+              detach: bool = False) -> None:
         """Launch models and ensembles (lists of them are accepted too).
 
         Each runs in its own directory (created if missing) with stdout/stderr in
@@ -193,13 +202,51 @@ class Experiment:
             are skipped
         :param progress: show the progress bar (default: only on a terminal, unless
             ``SMARTSIM_PROGRESS=0``)
+        :param detach: the entities (databases included) keep running when this driver exits
+            or is killed; another driver can ``attach`` to them later (needs ``block=False``;
+            see docs/lifecycle.md)
         :raises EntityRunningError: an entity is still queued or running
         :raises ExecutableNotFoundError, NotExecutableError: naming the entity
         """
         if summary:
             self._launch_summary(args)
+        if detach and block:
+            raise ValueError("start(detach=True) needs block=False: detached entities outlive the "
+                             "driver, a blocking start would wait for them")
         self._control.start(*args, block=block, kill_on_interrupt=kill_on_interrupt,
-                            max_concurrent=max_concurrent, only_failed=only_failed, progress=progress)
+                            max_concurrent=max_concurrent, only_failed=only_failed, progress=progress,
+                            **({"detach": True} if detach else {}))
+
+    def reconnect_orchestrator(self, checkpoint: t.Union[str, os.PathLike]) -> t.Any:
+        """The running ``Orchestrator`` recorded in ``checkpoint`` (the ``smartsim_db.dat``
+        every database start writes in its path): its ``get_address`` works for clients and
+        ``stop`` ends it. ``FileNotFoundError`` / ``SmartSimError`` when it is missing,
+        unreadable or no longer running."""
+        return self._control._lifecycle.reconnect(checkpoint)  # pylint: disable=protected-access
+
+    @classmethod
+    def attach(cls, exp_path: t.Union[str, os.PathLike]) -> "Experiment":
+        """The experiment in ``exp_path`` rebuilt from its manifest, by a new driver:
+        ``entities`` maps names to its ``Model``/``Ensemble``/``Orchestrator`` objects;
+        running detached processes are watched, stopped and relaunched (``only_failed``) as
+        if this driver had started them (see docs/lifecycle.md)."""
+        from ._core.control.manifest import load_manifest  # pylint: disable=import-outside-toplevel
+
+        path = os.path.abspath(os.fspath(exp_path))
+        doc = load_manifest(path)
+        info = doc.get("experiment") or {}
+        if not doc.get("sessions") or not info.get("name"):
+            raise FileNotFoundError(f"no experiment to attach in {path}: it has no launch manifest "
+                                    "(smartsim_manifest.jsonl); expected the exp_path of an experiment "
+                                    "that started something")
+        exp = cls(info["name"], exp_path=path, launcher=info.get("launcher") or "local")
+        exp._entities = exp._control._lifecycle.attach()  # pylint: disable=protected-access
+        return exp
+
+    @property
+    def entities(self) -> t.Dict[str, t.Any]:
+        """Name -> entity of an attached experiment (``Experiment.attach``); {} otherwise."""
+        return dict(self._entities)
 
     def stop(self, *args: t.Any) -> None:
         """End the given entities: queued members are cancelled, running ones get ``SIGTERM``
@@ -217,7 +264,7 @@ class Experiment:
         (``EntityNotLaunchedError``) if it was never launched."""
         return self._control.finished(entity)
 
-    def get_status(self, *args: t.Any) -> t.List[t.Any]:
+    def get_status(self, *args: t.Any) -> t.List[SmartSimStatus]:
         """``SmartSimStatus`` of each entity (an ensemble expands to its members);
         ``NeverStarted`` for entities of this experiment that never ran;
         ``UnknownEntityError`` for entities it never saw."""
@@ -240,6 +287,23 @@ class Experiment:
         if self._control_ is not None:
             self._control_._manifest.sync()
         return load_manifest(self.exp_path)
+
+    def preview(self, *args: t.Any, verbosity_level: str = "info", output_format: str = "plain_text",
+                output_filename: t.Optional[str] = None) -> None:
+        """Show what ``start`` would launch for these entities (models, ensembles,
+        orchestrators, lists of them) without launching anything: as SmartSim 0.8's preview,
+        with this package's command lines, shard commands and batch scripts.
+
+        :param verbosity_level: ``info`` (user-set fields), ``debug`` (also paths, executables,
+            launch commands, every ensemble member), ``developer`` (also batch scripts)
+        :param output_format: ``plain_text`` (the only one)
+        :param output_filename: write the preview there instead of logging it (an existing
+            file is kept: ``<stem>_01.txt``, ... is used)
+        """
+        from ._core.control import preview as _preview  # pylint: disable=import-outside-toplevel
+
+        _preview.render(self, *args, verbosity_level=verbosity_level, output_format=output_format,
+                        output_filename=output_filename)
 
     def _launch_summary(self, args: t.Sequence[t.Any]) -> None:
         models = ensembles = members = 0

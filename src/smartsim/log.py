@@ -16,14 +16,23 @@ def _configure_root() -> None:
         return
     _configured = True
     root = logging.getLogger("smartsim")
-    level = _LEVELS.get(os.environ.get("SMARTSIM_LOG_LEVEL", "info").lower(), logging.INFO)
-    root.setLevel(level)
+    requested = os.environ.get("SMARTSIM_LOG_LEVEL", "info")
+    level = _LEVELS.get(requested.strip().lower())
+    root.setLevel(logging.INFO if level is None else level)
     if not root.handlers:
         handler = logging.StreamHandler(sys.stdout)
         handler.setFormatter(logging.Formatter(
             "%(asctime)s %(name)s[%(process)d] %(levelname)s %(message)s", "%H:%M:%S"))
         root.addHandler(handler)
     root.propagate = False
+    if level is None:
+        root.warning(f"SMARTSIM_LOG_LEVEL={requested!r} is not a log level; expected one of "
+                     f"{', '.join(_LEVELS)}. Using 'info'")
+
+
+def developer_logging() -> bool:
+    """Whether ``SMARTSIM_LOG_LEVEL=developer`` (debug output without abbreviation)."""
+    return os.environ.get("SMARTSIM_LOG_LEVEL", "").strip().lower() == "developer"
 
 
 def get_logger(name: str, log_level: t.Optional[str] = None, fmt: t.Optional[str] = None) -> logging.Logger:

@@ -1,3 +1,4 @@
+"""``SmartSimStatus``: the status of a launched entity, with SmartSim 0.8's values."""
 from enum import Enum
 
 

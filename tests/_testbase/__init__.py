@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import atexit
 import functools
-import hashlib
 import os
 import random
 import secrets
@@ -129,38 +128,23 @@ def redis_server() -> t.Optional[str]:
 
 
 def _build_in_place() -> Path:
-    """Rebuild ``LIB`` with setup.py's definition (one process at a time); a private copy
-    when the package folder is read-only."""
-    import fcntl  # pylint: disable=import-outside-toplevel
-
+    """Rebuild ``LIB`` with setup.py's definition, as ``smart build`` does (one process at a
+    time, renamed over the old file); a private copy when the package folder is read-only."""
     from smartsim._core.lib import aimodule_build  # pylint: disable=import-outside-toplevel
 
-    tree = hashlib.sha1(str(ROOT).encode()).hexdigest()[:12]
-    lock = Path(tempfile.gettempdir()) / f"smartsim-aimodule-{tree}.lock"
-    with open(lock, "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        if aimodule_build.is_current(LIB):  # another run built it meanwhile
-            return LIB
-        objects = tempfile.mkdtemp(prefix="aimodule-obj-")
+    try:
         try:
+            return aimodule_build.build_in_place(LIB.parent)[0]
+        except OSError:  # read-only package folder
+            out = tempfile.mkdtemp(prefix="aimodule-")
+            atexit.register(shutil.rmtree, out, True)
+            objects = tempfile.mkdtemp(prefix="aimodule-obj-")
             try:
-                out = tempfile.mkdtemp(prefix=".build-", dir=LIB.parent)
-                private = False
-            except OSError:
-                out = tempfile.mkdtemp(prefix="aimodule-")
-                private = True
-            try:
-                built = aimodule_build.build(out, objects)
-            except Exception as exc:
-                raise RuntimeError(f"building the RedisAI-compatible module failed: {exc}") from exc
-            if private:
-                atexit.register(shutil.rmtree, out, True)
-                return built
-            os.replace(built, LIB)  # running servers keep the file they loaded
-            shutil.rmtree(out, ignore_errors=True)
-            return LIB
-        finally:
-            shutil.rmtree(objects, ignore_errors=True)
+                return aimodule_build.build(out, objects)
+            finally:
+                shutil.rmtree(objects, ignore_errors=True)
+    except Exception as exc:
+        raise RuntimeError(f"building the RedisAI-compatible module failed: {exc}") from exc
 
 
 @functools.lru_cache(maxsize=None)

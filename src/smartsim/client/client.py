@@ -386,12 +386,17 @@ class Client(SRObject):
         return reply
 
     def delete_tensor(self, name: str) -> None:
+        """Delete the tensor ``name`` from the database; ``RedisKeyError`` when it does not
+        exist."""
         _name_check(name, "name")
         key = self._tensor_key(name, True)
         verb = "UNLINK" if self._cluster else "DEL"
         self._ok(self._db.keyed(key, verb, key), f"delete_tensor of {name!r}", key)
 
     def copy_tensor(self, src_name: str, dest_name: str) -> None:
+        """Copy the tensor ``src_name`` to ``dest_name`` (replacing it); ``RedisKeyError`` when
+        the source does not exist. Works across shards of a cluster.
+        """
         _name_check(src_name, "src_name")
         _name_check(dest_name, "dest_name")
         self._copy_tensors([self._tensor_key(src_name, True)],
@@ -403,6 +408,9 @@ class Client(SRObject):
         self._put_keys(dest, arrays, names)
 
     def rename_tensor(self, old_name: str, new_name: str) -> None:
+        """Rename the tensor ``old_name`` to ``new_name`` (replacing it); ``RedisKeyError`` when
+        ``old_name`` does not exist. Works across shards of a cluster.
+        """
         _name_check(old_name, "old_name")
         _name_check(new_name, "new_name")
         old = self._tensor_key(old_name, True)
@@ -429,6 +437,7 @@ class Client(SRObject):
             self._db.keyed(old, "UNLINK", old)
 
     def tensor_exists(self, name: str) -> bool:
+        """True when the tensor ``name`` exists (read with the incoming-key prefix, if any)."""
         _name_check(name, "name")
         key = self._tensor_key(name, True)
         return bool(self._ok(self._db.keyed(key, "EXISTS", key), "tensor_exists", key))
@@ -449,10 +458,16 @@ class Client(SRObject):
         return False
 
     def poll_key(self, key: str, poll_frequency_ms: int, num_tries: int) -> bool:
+        """Check every ``poll_frequency_ms`` milliseconds, at most ``num_tries`` times, whether
+        the key ``key`` (taken as written, no prefix) exists; return True as soon as it does,
+        False when the tries run out."""
         _name_check(key, "key")
         return self._poll(lambda: self.key_exists(key), poll_frequency_ms, num_tries)
 
     def poll_tensor(self, name: str, poll_frequency_ms: int, num_tries: int) -> bool:
+        """Check every ``poll_frequency_ms`` milliseconds, at most ``num_tries`` times, whether
+        the tensor ``name`` exists; return True as soon as it does, False when the tries run
+        out."""
         _name_check(name, "name")
         return self._poll(lambda: self.tensor_exists(name), poll_frequency_ms, num_tries)
 
@@ -658,10 +673,16 @@ class Client(SRObject):
         return datasets
 
     def get_dataset(self, name: str) -> Dataset:
+        """The dataset ``name`` with its tensors and metadata, as a :class:`Dataset`;
+        ``RedisKeyError`` when it does not exist.
+        """
         _name_check(name, "name")
         return self._fetch_datasets([(name, self._dataset_key(name, True))])[0]
 
     def delete_dataset(self, name: str) -> None:
+        """Delete the dataset ``name`` (its metadata and tensors); ``RedisKeyError`` when it does
+        not exist.
+        """
         _name_check(name, "name")
         base = self._dataset_key(name, True)
         meta = base + b".meta"
@@ -675,6 +696,9 @@ class Client(SRObject):
         self._ok(self._db.command(node, *args), "delete_dataset", meta, node)
 
     def copy_dataset(self, src_name: str, dest_name: str) -> None:
+        """Copy the dataset ``src_name`` (metadata and tensors) to ``dest_name``;
+        ``RedisKeyError`` when the source does not exist.
+        """
         _name_check(src_name, "src_name")
         _name_check(dest_name, "dest_name")
         ds = self._fetch_datasets([(src_name, self._dataset_key(src_name, True))])[0]
@@ -686,6 +710,9 @@ class Client(SRObject):
                 self._fail(r, f"copy_dataset to {dest_name!r}", meta, node)
 
     def rename_dataset(self, old_name: str, new_name: str) -> None:
+        """Rename the dataset ``old_name`` to ``new_name``; ``RedisKeyError`` when it does not
+        exist.
+        """
         _name_check(old_name, "old_name")
         _name_check(new_name, "new_name")
         if self._dataset_key(old_name, True) == self._dataset_key(new_name, False):
@@ -697,12 +724,16 @@ class Client(SRObject):
         self.delete_dataset(old_name)
 
     def dataset_exists(self, name: str) -> bool:
+        """True when the dataset ``name`` exists."""
         _name_check(name, "name")
         meta = self._dataset_key(name, True) + b".meta"
         return bool(self._ok(self._db.keyed(meta, b"HEXISTS", meta, ACK_FIELD),
                              "dataset_exists", meta))
 
     def poll_dataset(self, name: str, poll_frequency_ms: int, num_tries: int) -> bool:
+        """Check every ``poll_frequency_ms`` milliseconds, at most ``num_tries`` times, whether
+        the dataset ``name`` exists; return True as soon as it does, False when the tries run
+        out."""
         _name_check(name, "name")
         return self._poll(lambda: self.dataset_exists(name), poll_frequency_ms, num_tries)
 
@@ -784,6 +815,10 @@ class Client(SRObject):
                             min_batch_timeout: int = 0, tag: str = "",
                             inputs: t.Optional[t.Union[str, t.List[str]]] = None,
                             outputs: t.Optional[t.Union[str, t.List[str]]] = None) -> None:
+        """Store the model in ``model_file`` under ``name`` for ``backend`` (``TORCH``, ``ONNX``,
+        ``TF``, ``TFLITE``) on ``device``; batching options, TF ``inputs``/``outputs`` node
+        names and ``tag`` as in :meth:`set_model`. ``RedisReplyError`` if the backend rejects it.
+        """
         _name_check(name, "name")
         _typecheck(model_file, "model_file", str)
         _typecheck(backend, "backend", str)
@@ -840,6 +875,9 @@ class Client(SRObject):
                                      tag: str = "",
                                      inputs: t.Optional[t.Union[str, t.List[str]]] = None,
                                      outputs: t.Optional[t.Union[str, t.List[str]]] = None) -> None:
+        """Store the model in ``model_file`` under ``name`` once per GPU, on ``num_gpus`` GPUs
+        starting at ``first_gpu`` (run it with :meth:`run_model_multigpu`).
+        """
         _name_check(name, "name")
         _typecheck(model_file, "model_file", str)
         _typecheck(backend, "backend", str)
@@ -864,11 +902,15 @@ class Client(SRObject):
         return reply
 
     def delete_model(self, name: str) -> None:
+        """Delete the model ``name``; ``RedisReplyError`` when it does not exist."""
         _name_check(name, "name")
         key = self._model_key(name, True)
         self._store_everywhere(key, lambda k: [b"AI.MODELDEL", k], f"delete_model of {name!r}")
 
     def delete_model_multigpu(self, name: str, first_gpu: int, num_gpus: int) -> None:
+        """Delete the per-GPU copies of the model ``name`` stored by ``set_model_multigpu`` on
+        ``num_gpus`` GPUs starting at ``first_gpu``.
+        """
         self._delete_multigpu(name, first_gpu, num_gpus, b"AI.MODELDEL", "delete_model_multigpu")
 
     def _delete_multigpu(self, name: str, first_gpu: int, num_gpus: int, command: bytes,
@@ -884,11 +926,15 @@ class Client(SRObject):
         self._store_everywhere(key, lambda k: [command, k], f"{what} of {name!r}")
 
     def model_exists(self, name: str) -> bool:
+        """True when the model ``name`` is stored."""
         _name_check(name, "name")
         node, k = self._everywhere(self._model_key(name, True))[0]
         return bool(self._ok(self._db.command(node, b"EXISTS", k), "model_exists", k, node))
 
     def poll_model(self, name: str, poll_frequency_ms: int, num_tries: int) -> bool:
+        """Check every ``poll_frequency_ms`` milliseconds, at most ``num_tries`` times, whether
+        the model ``name`` is stored; return True as soon as it does, False when the tries
+        run out."""
         _name_check(name, "name")
         return self._poll(lambda: self.model_exists(name), poll_frequency_ms, num_tries)
 
@@ -950,6 +996,10 @@ class Client(SRObject):
     def run_model_multigpu(self, name: str, offset: int, first_gpu: int, num_gpus: int,
                            inputs: t.Optional[t.Union[str, t.List[str]]] = None,
                            outputs: t.Optional[t.Union[str, t.List[str]]] = None) -> None:
+        """Run the model ``name`` stored with ``set_model_multigpu`` on the GPU picked by
+        ``offset`` (``first_gpu + offset % num_gpus``), reading tensors ``inputs`` and writing
+        ``outputs``.
+        """
         _name_check(name, "name")
         _typecheck(offset, "offset", int)
         self._gpu_types(first_gpu, num_gpus)
@@ -966,6 +1016,9 @@ class Client(SRObject):
                                f"set_script of {_kstr(key)!r}")
 
     def set_script(self, name: str, script: str, device: str = "CPU") -> None:
+        """Store the TorchScript source ``script`` under ``name`` on ``device`` (``CPU`` or
+        ``GPU``); ``RedisReplyError`` if it does not compile.
+        """
         _name_check(name, "name")
         _typecheck(script, "script", str)
         _typecheck(device, "device", str)
@@ -973,6 +1026,7 @@ class Client(SRObject):
         self._set_script(self._model_key(name, False), device, script)
 
     def set_script_from_file(self, name: str, file: str, device: str = "CPU") -> None:
+        """Store the TorchScript source read from ``file`` under ``name`` on ``device``."""
         _name_check(name, "name")
         _typecheck(file, "file", str)
         _typecheck(device, "device", str)
@@ -989,6 +1043,9 @@ class Client(SRObject):
         self._set_script(self._model_key(name, False), device, _getsource(function))
 
     def set_script_multigpu(self, name: str, script: str, first_gpu: int, num_gpus: int) -> None:
+        """Store the TorchScript source ``script`` under ``name`` once per GPU, on ``num_gpus``
+        GPUs starting at ``first_gpu``.
+        """
         _name_check(name, "name")
         _typecheck(script, "script", str)
         self._gpu_types(first_gpu, num_gpus)
@@ -1004,6 +1061,9 @@ class Client(SRObject):
 
     def set_function_multigpu(self, name: str, function: t.Callable, first_gpu: int,
                               num_gpus: int) -> None:
+        """Store the Python function ``function`` as TorchScript under ``name`` once per GPU, on
+        ``num_gpus`` GPUs starting at ``first_gpu``.
+        """
         _name_check(name, "name")
         self._gpu_types(first_gpu, num_gpus)
         _callable_check(function)
@@ -1011,6 +1071,9 @@ class Client(SRObject):
 
     def set_script_from_file_multigpu(self, name: str, file: str, first_gpu: int,
                                       num_gpus: int) -> None:
+        """Store the TorchScript source read from ``file`` under ``name`` once per GPU, on
+        ``num_gpus`` GPUs starting at ``first_gpu``.
+        """
         _name_check(name, "name")
         _typecheck(file, "file", str)
         self._gpu_types(first_gpu, num_gpus)
@@ -1018,6 +1081,7 @@ class Client(SRObject):
         self._set_script_multigpu(name, script, first_gpu, num_gpus)
 
     def get_script(self, name: str) -> str:
+        """The TorchScript source stored under ``name``."""
         _name_check(name, "name")
         node, k = self._everywhere(self._model_key(name, True))[0]
         reply = self._db.command(node, b"AI.SCRIPTGET", k, b"SOURCE")
@@ -1043,6 +1107,10 @@ class Client(SRObject):
     def run_script_multigpu(self, name: str, fn_name: str, inputs: t.Union[str, t.List[str]],
                             outputs: t.Union[str, t.List[str]], offset: int, first_gpu: int,
                             num_gpus: int) -> None:
+        """Run the function ``fn_name`` of the script ``name`` stored with
+        ``set_script_multigpu`` on the GPU picked by ``offset``, reading tensors ``inputs`` and
+        writing ``outputs``.
+        """
         _name_check(name, "name")
         _typecheck(fn_name, "fn_name", str)
         _typecheck(offset, "offset", int)
@@ -1054,11 +1122,15 @@ class Client(SRObject):
         self._run_script_key(key, name, fn_name, inputs, outputs)
 
     def delete_script(self, name: str) -> None:
+        """Delete the script ``name``; ``RedisReplyError`` when it does not exist."""
         _name_check(name, "name")
         key = self._model_key(name, True)
         self._store_everywhere(key, lambda k: [b"AI.SCRIPTDEL", k], f"delete_script of {name!r}")
 
     def delete_script_multigpu(self, name: str, first_gpu: int, num_gpus: int) -> None:
+        """Delete the per-GPU copies of the script ``name`` stored on ``num_gpus`` GPUs starting
+        at ``first_gpu``.
+        """
         self._delete_multigpu(name, first_gpu, num_gpus, b"AI.SCRIPTDEL", "delete_script_multigpu")
 
     def set_model_chunk_size(self, chunk_size: int) -> None:
@@ -1083,19 +1155,32 @@ class Client(SRObject):
         self._refresh_prefixes()
 
     def use_model_ensemble_prefix(self, use_prefix: bool) -> None:
+        """Prefix model and script names with this entity's ``SSKEYOUT`` name (on put) and
+        ``SSKEYIN`` names (on get) when ``use_prefix`` is true; ``TypeError`` unless a bool.
+        """
         _typecheck(use_prefix, "use_prefix", bool)
         self._use_model_prefix = use_prefix
 
     def use_list_ensemble_prefix(self, use_prefix: bool) -> None:
+        """Prefix aggregation-list names with this entity's ``SSKEYOUT``/``SSKEYIN`` names when
+        ``use_prefix`` is true; ``TypeError`` unless a bool.
+        """
         _typecheck(use_prefix, "use_prefix", bool)
         self._use_list_prefix = use_prefix
 
     def use_tensor_ensemble_prefix(self, use_prefix: bool) -> None:
+        """Prefix tensor keys with this entity's ``SSKEYOUT``/``SSKEYIN`` names when
+        ``use_prefix`` is true (on by default when ``SSKEYOUT``/``SSKEYIN`` are set);
+        ``TypeError`` unless a bool.
+        """
         _typecheck(use_prefix, "use_prefix", bool)
         self._use_tensor_prefix = use_prefix
         self._refresh_prefixes()
 
     def use_dataset_ensemble_prefix(self, use_prefix: bool) -> None:
+        """Prefix dataset names with this entity's ``SSKEYOUT``/``SSKEYIN`` names when
+        ``use_prefix`` is true; ``TypeError`` unless a bool.
+        """
         _typecheck(use_prefix, "use_prefix", bool)
         self._use_dataset_prefix = use_prefix
 
@@ -1189,23 +1274,33 @@ class Client(SRObject):
         return info
 
     def flush_db(self, addresses: t.List[str]) -> None:
+        """Delete every key on the database servers at ``addresses`` (``host:port`` strings of
+        servers this client is connected to).
+        """
         _typecheck(addresses, "addresses", list)
         for address in addresses:
             self._at(address, b"FLUSHDB", what="FLUSHDB")
 
     def config_get(self, expression: str, address: str) -> t.Dict[str, str]:
+        """``CONFIG GET expression`` on the server at ``address``: the matching parameters and
+        their values.
+        """
         _typecheck(expression, "expression", str)
         _typecheck(address, "address", str)
         reply = self._at(address, b"CONFIG", b"GET", expression, what="CONFIG GET")
         return {reply[i].decode(): reply[i + 1].decode() for i in range(0, len(reply) - 1, 2)}
 
     def config_set(self, config_param: str, value: str, address: str) -> None:
+        """``CONFIG SET config_param value`` on the server at ``address``; ``RedisReplyError``
+        when the server refuses it.
+        """
         _typecheck(config_param, "config_param", str)
         _typecheck(value, "value", str)
         _typecheck(address, "address", str)
         self._at(address, b"CONFIG", b"SET", config_param, value, what="CONFIG SET")
 
     def save(self, addresses: t.List[str]) -> None:
+        """Write a snapshot (``SAVE``) on each server at ``addresses``."""
         _typecheck(addresses, "addresses", list)
         for address in addresses:
             self._at(address, b"SAVE", what="SAVE")
@@ -1222,6 +1317,7 @@ class Client(SRObject):
                  f"append_to_list of {list_name!r}", lkey)
 
     def delete_list(self, list_name: str) -> None:
+        """Delete the aggregation list ``list_name`` (the datasets in it are kept)."""
         _name_check(list_name, "list_name")
         lkey = self._list_key(list_name, True)
         self._ok(self._db.keyed(lkey, b"DEL", lkey), f"delete_list of {list_name!r}", lkey)
@@ -1233,6 +1329,9 @@ class Client(SRObject):
         return lkey, reply
 
     def copy_list(self, src_name: str, dest_name: str) -> None:
+        """Copy the aggregation list ``src_name`` to ``dest_name`` (replacing it);
+        ``RedisKeyError`` when the source does not exist.
+        """
         _name_check(src_name, "src_name")
         _name_check(dest_name, "dest_name")
         if not src_name:
@@ -1255,11 +1354,17 @@ class Client(SRObject):
             self._ok(r, f"copy_list to {dest_name!r}", dkey, node)
 
     def rename_list(self, src_name: str, dest_name: str) -> None:
+        """Rename the aggregation list ``src_name`` to ``dest_name``; ``RedisKeyError`` when it
+        does not exist.
+        """
         self.copy_list(src_name, dest_name)  # validates both names; no-op when they are equal
         if src_name != dest_name:
             self.delete_list(src_name)
 
     def get_list_length(self, list_name: str) -> int:
+        """The number of datasets in the aggregation list ``list_name`` (0 when it does not
+        exist).
+        """
         _name_check(list_name, "list_name")
         lkey = self._list_key(list_name, True)
         reply = self._ok(self._db.keyed(lkey, b"LLEN", lkey), f"get_list_length of {list_name!r}",
@@ -1279,20 +1384,32 @@ class Client(SRObject):
 
     def poll_list_length(self, name: str, list_length: int, poll_frequency_ms: int,
                          num_tries: int) -> bool:
+        """Check every ``poll_frequency_ms`` milliseconds, at most ``num_tries`` times, whether
+        the aggregation list ``name`` holds exactly ``list_length`` datasets; return True as
+        soon as it does, False when the tries run out."""
         return self._poll_list(name, list_length, poll_frequency_ms, num_tries,
                                lambda a, b: a == b)
 
     def poll_list_length_gte(self, name: str, list_length: int, poll_frequency_ms: int,
                              num_tries: int) -> bool:
+        """Check every ``poll_frequency_ms`` milliseconds, at most ``num_tries`` times, whether
+        the aggregation list ``name`` holds at least ``list_length`` datasets; return True as
+        soon as it does, False when the tries run out."""
         return self._poll_list(name, list_length, poll_frequency_ms, num_tries,
                                lambda a, b: a >= b)
 
     def poll_list_length_lte(self, name: str, list_length: int, poll_frequency_ms: int,
                              num_tries: int) -> bool:
+        """Check every ``poll_frequency_ms`` milliseconds, at most ``num_tries`` times, whether
+        the aggregation list ``name`` holds at most ``list_length`` datasets; return True as
+        soon as it does, False when the tries run out."""
         return self._poll_list(name, list_length, poll_frequency_ms, num_tries,
                                lambda a, b: a <= b)
 
     def get_datasets_from_list(self, list_name: str) -> t.List[Dataset]:
+        """Every dataset in the aggregation list ``list_name``, in list order, as
+        :class:`Dataset` objects.
+        """
         _name_check(list_name, "list_name")
         if not list_name:
             raise ValueError("The list name must have length greater than zero")

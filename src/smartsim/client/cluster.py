@@ -5,6 +5,7 @@ Redis Cluster does), and runs batches of commands: one pipeline per shard, all s
 driven at once by :func:`_fastpath.resp.exchange` with the GIL released.
 
 Failure policy:
+
 * connecting at start-up retries for ``SR_CONN_TIMEOUT`` seconds every ``SR_CONN_INTERVAL``
   ms (a client may start before its database);
 * a connection lost later is re-opened once; a refused re-connect is reported at once as
@@ -27,8 +28,12 @@ import typing as t
 from _fastpath import crc16 as _crc16
 from _fastpath import resp as _resp
 
-from .config import ConfigOptions
+from ..log import get_logger
+from .config import ConfigCore
 from .errors import RedisConnectionError, RedisReplyError, RedisRuntimeError, RedisTimeoutError
+
+if t.TYPE_CHECKING:
+    import numpy as np
 
 __all__ = ["DBConnection", "Node", "parse_address", "parse_target", "check_ssdb"]
 
@@ -135,11 +140,13 @@ class Range:
         """``{tag}.key``: a key stored on this shard."""
         return b"{" + self.tag + b"}." + key
 
+_log = get_logger("smartsim.client")
+
 
 class DBConnection:
     """Standalone or clustered database access with SmartRedis's connection settings."""
 
-    def __init__(self, cfg: ConfigOptions, cluster: bool) -> None:
+    def __init__(self, cfg: ConfigCore, cluster: bool) -> None:
         self.cluster = cluster
         self.conn_timeout = float(cfg._resolve_int("SR_CONN_TIMEOUT", 100))
         self.conn_interval = cfg._resolve_int("SR_CONN_INTERVAL", 1000) / 1000.0
@@ -204,6 +211,7 @@ class DBConnection:
         attempt (a server that refuses has gone away)."""
         deadline = time.monotonic() + (self.conn_timeout if initial else 0.0)
         last: t.Optional[BaseException] = None
+        warned = False
         while True:
             try:
                 node.conn = self._open(node)
@@ -213,12 +221,20 @@ class DBConnection:
                 last = exc
             if time.monotonic() + self.conn_interval > deadline:
                 break
+            if not warned:
+                # said once, when retrying starts: a client started before its database (or
+                # pointed at the wrong port) must not wait SR_CONN_TIMEOUT in silence
+                warned = True
+                _log.warning(f"Could not connect to the database at {node.address} "
+                             f"({_os_text(last)}); retrying every {self.conn_interval:g} s for up "
+                             f"to {self.conn_timeout:g} s (SR_CONN_INTERVAL, SR_CONN_TIMEOUT)")
             time.sleep(self.conn_interval)
         what = "connect to" if initial else "reconnect to"
         raise RedisConnectionError(
             f"Could not {what} the database at {node.address}: {_os_text(last)}")
 
     def conn(self, node: Node) -> _resp.Conn:
+        """The open connection to ``node``, (re)connecting first when it is closed."""
         c = node.conn
         if c is None or c.closed:
             c = self._connect(node, initial=not node.ever_connected)
@@ -266,7 +282,7 @@ class DBConnection:
             if n not in order and n.conn is not None:
                 n.conn.close()
         self.nodes = order
-        self._slot_node = None  # built on the first batched call
+        self._slot_node: t.Optional[np.ndarray] = None  # built on the first batched call
 
     def refresh(self) -> None:
         """Re-read the cluster's slot map (after MOVED or a failover)."""
@@ -274,6 +290,7 @@ class DBConnection:
             self._connect_cluster(list(self.nodes))
 
     def close(self) -> None:
+        """Close the connection to every server."""
         for n in self.nodes:
             if n.conn is not None:
                 n.conn.close()
@@ -281,10 +298,12 @@ class DBConnection:
 
     # ------------------------------------------------------------------ routing
     def range_for(self, key: bytes) -> Range:
+        """The hash-slot range (and its shard) that holds ``key``."""
         slot = _crc16.slot(key)
         return self.ranges[bisect.bisect_right(self._lows, slot) - 1]
 
     def node_for(self, key: bytes) -> Node:
+        """The server that holds ``key``: the only one when standalone, else by hash slot."""
         if not self.cluster:
             return self.nodes[0]
         slot = _crc16.slot(key)
@@ -317,9 +336,13 @@ class DBConnection:
         return out
 
     def node_by_address(self, address: str) -> t.Optional[Node]:
+        """The server at ``address`` (``host:port`` or ``unix://path``), or ``None`` when this
+        connection has none there.
+        """
         return self.node_at(*parse_address(address))
 
     def node_at(self, host: str, port: int, path: str) -> t.Optional[Node]:
+        """The server at ``host``:``port`` (or the Unix socket ``path``), or ``None``."""
         for n in self.nodes:
             if n.path and n.path == path:
                 return n
@@ -404,6 +427,9 @@ class DBConnection:
 
     def run(self, node: Node, frames: "Frames", idempotent: bool = True, what: str = "",
             timeout: t.Optional[float] = None) -> list:
+        """Send the commands ``frames`` to ``node`` and return its replies; re-sent after a
+        reconnect only when ``idempotent``; ``what`` names the operation in errors.
+        """
         return self.exchange([(node, frames)], idempotent, what, timeout)[0]
 
     def _raw(self, node: Node, args: t.Sequence[t.Any], idempotent: bool = True,
@@ -433,6 +459,9 @@ class DBConnection:
                             kind=kind)
 
     def describe(self) -> str:
+        """A description of the connection: its kind and the address of every shard, as
+        SmartRedis prints a client.
+        """
         kind = "Clustered" if self.cluster else "Non-clustered"
         lines = [f"{kind} Redis connection:", "  Redis shards at:"]
         lines += [f"    {n.address}" for n in self.nodes]

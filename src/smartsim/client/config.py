@@ -45,10 +45,14 @@ class ConfigCore:
 
     @classmethod
     def create_from_environment(cls, db_suffix: str) -> "ConfigCore":
+        """Options read from the environment with suffix ``db_suffix`` (``SSDB_<db_suffix>``
+        and so on; ``""`` for no suffix).
+        """
         return cls(db_suffix)
 
     @property
     def db_suffix(self) -> str:
+        """The suffix appended to option names (``SSDB_<suffix>``); ``""`` for none."""
         return self._suffix
 
     def _name(self, option_name: str) -> str:
@@ -62,6 +66,9 @@ class ConfigCore:
         return os.environ.get(self._name(option_name))
 
     def get_integer_option(self, option_name: str) -> int:
+        """The integer value of ``option_name`` (an override, else the environment);
+        ``RedisKeyError`` when it is not set, ``RedisRuntimeError`` when it is not an integer.
+        """
         value = self._raw(option_name)
         if value is None:
             raise RedisKeyError(f"No value found for key {self._name(option_name)}")
@@ -70,18 +77,24 @@ class ConfigCore:
         return _parse_int(value, self._name(option_name)) if value else -1
 
     def get_string_option(self, option_name: str) -> str:
+        """The value of ``option_name`` (an override, else the environment); ``RedisKeyError``
+        when it is not set.
+        """
         value = self._raw(option_name)
         if value is None:
             raise RedisKeyError(f"No value found for key {self._name(option_name)}")
         return str(value)
 
     def is_configured(self, option_name: str) -> bool:
+        """True when ``option_name`` is overridden or set in the environment."""
         return self._raw(option_name) is not None
 
     def override_integer_option(self, option_name: str, value: int) -> None:
+        """Use ``value`` for ``option_name`` instead of the environment's."""
         self._overrides[option_name] = value
 
     def override_string_option(self, option_name: str, value: str) -> None:
+        """Use ``value`` for ``option_name`` instead of the environment's."""
         self._overrides[option_name] = value
 
     # ------------------------------------------------------------------ for the client
@@ -135,6 +148,7 @@ class ConfigOptions:
         return self._check_managed()
 
     def set_configoptions(self, configoptions: ConfigCore) -> None:
+        """Make this object manage ``configoptions`` (SmartRedis's binding-level setter)."""
         _typecheck(configoptions, "configoptions", ConfigCore)
         self._config_opts = configoptions
 
@@ -150,30 +164,44 @@ class ConfigOptions:
 
     @property
     def db_suffix(self) -> str:
+        """The suffix appended to option names (``SSDB_<suffix>``); ``""`` for none."""
         return self._check_managed().db_suffix
 
     def get_integer_option(self, option_name: str) -> int:
+        """The integer value of ``option_name`` (an override, else the environment variable);
+        ``RedisKeyError`` when it is not set; ``TypeError`` unless ``option_name`` is a str.
+        """
         core = self._check_managed()
         _typecheck(option_name, "option_name", str)
         return core.get_integer_option(option_name)
 
     def get_string_option(self, option_name: str) -> str:
+        """The value of ``option_name`` (an override, else the environment variable);
+        ``RedisKeyError`` when it is not set; ``TypeError`` unless ``option_name`` is a str.
+        """
         core = self._check_managed()
         _typecheck(option_name, "option_name", str)
         return core.get_string_option(option_name)
 
     def is_configured(self, option_name: str) -> bool:
+        """True when ``option_name`` is overridden or set in the environment."""
         core = self._check_managed()
         _typecheck(option_name, "option_name", str)
         return core.is_configured(option_name)
 
     def override_integer_option(self, option_name: str, value: int) -> None:
+        """Use the int ``value`` for ``option_name`` instead of the environment's (``TypeError``
+        for other types).
+        """
         core = self._check_managed()
         _typecheck(option_name, "option_name", str)
         _typecheck(value, "value", int)
         core.override_integer_option(option_name, value)
 
     def override_string_option(self, option_name: str, value: str) -> None:
+        """Use the str ``value`` for ``option_name`` instead of the environment's (``TypeError``
+        for other types).
+        """
         core = self._check_managed()
         _typecheck(option_name, "option_name", str)
         _typecheck(value, "value", str)

@@ -19,7 +19,7 @@ __all__ = ["Dataset", "DatasetCore"]
 
 # metadata type ids (SmartRedis MetaDataType)
 _DOUBLE, _FLOAT, _INT32, _INT64, _UINT32, _UINT64, _STRING = 1, 2, 3, 4, 5, 6, 7
-_META_DTYPES = {
+_META_DTYPES: t.Dict[int, np.dtype] = {
     _DOUBLE: np.dtype("<f8"), _FLOAT: np.dtype("<f4"), _INT32: np.dtype("<i4"),
     _INT64: np.dtype("<i8"), _UINT32: np.dtype("<u4"), _UINT64: np.dtype("<u8"),
 }
@@ -66,6 +66,9 @@ def refuse_0d(name: str, data: t.Any) -> None:
 
 
 def encode_strings(values: t.Sequence[str]) -> bytes:
+    """The wire form of a string metadata field: the STRING type id, then each value as an
+    8-byte length and its UTF-8 bytes.
+    """
     parts = [b"\x07"]
     for v in values:
         b = v.encode("utf-8") if isinstance(v, str) else bytes(v)
@@ -75,6 +78,10 @@ def encode_strings(values: t.Sequence[str]) -> bytes:
 
 
 def decode_field(name: str, raw: bytes) -> t.Tuple[int, t.Any]:
+    """``(type id, values)`` of the metadata field ``name`` from its wire form ``raw``: a list
+    of str for strings, else a numpy array; ``RedisRuntimeError`` when it is empty,
+    truncated or of an unknown type.
+    """
     if not raw:
         raise RedisRuntimeError(f"metadata field {name!r} is empty")
     type_id = raw[0]
@@ -109,6 +116,7 @@ class DatasetCore(SRObjectCore):
         self.meta: t.Dict[str, t.Tuple[int, list]] = {}
 
     def get_name(self) -> str:
+        """The dataset's name."""
         return self._name
 
 
@@ -171,6 +179,9 @@ class Dataset(SRObject):
         self._tensors[name] = arr
 
     def get_tensor(self, name: str) -> np.ndarray:
+        """The tensor ``name`` of this dataset, as a numpy array; ``RedisKeyError`` when the
+        dataset has no such tensor.
+        """
         _typecheck(name, "name", str)
         try:
             return self._tensors[name]
@@ -179,16 +190,20 @@ class Dataset(SRObject):
                 f"The tensor \"{name}\" does not exist in dataset \"{self._name}\"") from None
 
     def get_name(self) -> str:
+        """The dataset's name."""
         return self._name
 
     def get_tensor_names(self) -> t.List[str]:
+        """The names of the tensors in this dataset, in the order they were added."""
         return list(self._tensors)
 
     def get_tensor_type(self, name: str) -> t.Type:
+        """The numpy type of the tensor ``name`` (``numpy.float32``, ``numpy.int64``, ...)."""
         arr = self.get_tensor(name)
         return _PYTYPE_BY_NAME[_tensor.type_name(arr).decode()]
 
     def get_tensor_dims(self, name: str) -> t.List[int]:
+        """The shape of the tensor ``name`` as a list of ints."""
         arr = self.get_tensor(name)
         return [int(d) for d in arr.shape]
 
@@ -239,6 +254,9 @@ class Dataset(SRObject):
                 f"The metadata field \"{name}\" does not exist in dataset \"{self._name}\"") from None
 
     def get_meta_scalars(self, name: str) -> np.ndarray:
+        """The values of the scalar metadata field ``name`` as a numpy array;
+        ``RedisRuntimeError`` when the field holds strings.
+        """
         type_id, values = self._field(name)
         if type_id == _STRING:
             raise RedisRuntimeError(
@@ -247,6 +265,9 @@ class Dataset(SRObject):
         return np.array(values, dtype=_META_DTYPES[type_id].newbyteorder("="))
 
     def get_meta_strings(self, name: str) -> t.List[str]:
+        """The values of the string metadata field ``name``; ``RedisRuntimeError`` when the
+        field holds scalars.
+        """
         type_id, values = self._field(name)
         if type_id != _STRING:
             raise RedisRuntimeError(
@@ -255,9 +276,11 @@ class Dataset(SRObject):
         return list(values)
 
     def get_metadata_field_names(self) -> t.List[str]:
+        """The names of the metadata fields, in the order they were added."""
         return list(self._meta)
 
     def get_metadata_field_type(self, name: str) -> t.Type:
+        """The numpy type of the metadata field ``name`` (``str`` for string fields)."""
         type_id, _ = self._field(name)
         return _PYTYPE_BY_NAME[_META_TYPE_NAMES[type_id]]
 

@@ -50,7 +50,7 @@ def _fields(dataset: Dataset, name: str, kind: str) -> t.List[str]:
     return [] if names == [_NULL] else names
 
 
-def typecheck_stringlist(names: t.List[str], strings_name: str, string_name: str) -> None:
+def typecheck_stringlist(names: t.Any, strings_name: str, string_name: str) -> None:
     """``TypeError`` unless ``names`` is a list of str."""
     typecheck(names, strings_name, list)
     for name in names:

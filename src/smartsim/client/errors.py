@@ -1,7 +1,7 @@
 """SmartRedis-compatible exceptions.
 
 The names and the hierarchy are SmartRedis 0.6.1's (``RedisReplyError`` and its subclasses,
-``RedisConnectionError``; all of them ``RuntimeError``s), rooted in
+``RedisConnectionError``; all of them are ``RuntimeError``), rooted in
 :class:`smartsim.error.SmartSimError` as every SmartSim error is.  Messages name the key and
 the database involved."""
 import os

@@ -72,13 +72,13 @@ def log_data(context: str, level: SRLoggingLevel, data: str) -> None:
 
 
 def log_warning(context: str, level: SRLoggingLevel, data: str) -> None:
-    """Log a warning (``WARNING: `` prefix)."""
+    """Log a warning: ``data`` with the prefix ``"WARNING: "``."""
     _check(context, level, data)
     _emit(context, level, "WARNING: " + data)
 
 
 def log_error(context: str, level: SRLoggingLevel, data: str) -> None:
-    """Log an error (``ERROR: `` prefix)."""
+    """Log an error: ``data`` with the prefix ``"ERROR: "``."""
     _check(context, level, data)
     _emit(context, level, "ERROR: " + data)
 
@@ -95,12 +95,15 @@ class SRObjectCore:
         self._name = context
 
     def log_data(self, level: SRLoggingLevel, data: str) -> None:
+        """Log ``data`` at ``level`` under this object's context."""
         _emit(self._name, level, data)
 
     def log_warning(self, level: SRLoggingLevel, data: str) -> None:
+        """Log ``data`` with the prefix ``"WARNING: "`` at ``level`` under this object's context."""
         _emit(self._name, level, "WARNING: " + data)
 
     def log_error(self, level: SRLoggingLevel, data: str) -> None:
+        """Log ``data`` with the prefix ``"ERROR: "`` at ``level`` under this object's context."""
         _emit(self._name, level, "ERROR: " + data)
 
     def __repr__(self) -> str:
@@ -144,12 +147,12 @@ class SRObject:
         self._srobject.log_data(level, data)
 
     def log_warning(self, level: SRLoggingLevel, data: str) -> None:
-        """Log a warning (``WARNING: `` prefix)."""
+        """Log a warning: ``data`` with the prefix ``"WARNING: "``."""
         _check_level_data(level, data)
         self._srobject.log_warning(level, data)
 
     def log_error(self, level: SRLoggingLevel, data: str) -> None:
-        """Log an error (``ERROR: `` prefix)."""
+        """Log an error: ``data`` with the prefix ``"ERROR: "``."""
         _check_level_data(level, data)
         self._srobject.log_error(level, data)
 

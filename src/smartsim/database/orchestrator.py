@@ -63,28 +63,35 @@ class DBNode:
 
     @property
     def type(self) -> str:
+        """``"DBNode"``: the entity type shown in summaries."""
         return "DBNode"
 
     @property
     def port(self) -> int:
+        """The port this shard listens on."""
         return self.ports[0]
 
     @property
     def num_shards(self) -> int:
+        """Shards run by this node's process: always 1 (one process per shard)."""
         return 1
 
     @property
     def is_mpmd(self) -> bool:
+        """False: each shard is its own launch, never one MPMD step."""
         return False
 
     @property
     def hosts(self) -> t.List[str]:
+        """The host this shard runs on (one element) once placed, else an empty list."""
         return [self.host] if self.host else []
 
     def set_hosts(self, hosts: t.List[str]) -> None:
+        """Place this shard on the first of ``hosts`` (none: leave it unplaced)."""
         self.host = hosts[0] if hosts else None
 
     def clear_hosts(self) -> None:
+        """Forget the host this shard was placed on."""
         self.host = None
 
     def remove_stale_dbnode_files(self) -> None:
@@ -215,30 +222,42 @@ class Orchestrator:
     # -- identity ------------------------------------------------------------------------
     @property
     def type(self) -> str:
+        """``"Orchestrator"``: the entity type shown in summaries and the manifest."""
         return "Orchestrator"
 
     @property
     def db_identifier(self) -> str:
+        """The database's identifier (its name): shards are ``<db_identifier>_<i>``, and
+        entities find it through ``SSDB`` (``SSDB_<db_identifier>`` unless it is
+        ``orchestrator``).
+        """
         return self.name
 
     @property
     def num_shards(self) -> int:
+        """The number of shards (Redis servers): 1, or 3 and more for a cluster."""
         return len(self.entities)
 
     @property
     def db_nodes(self) -> int:
+        """The number of shards (SmartSim's name for :attr:`num_shards`)."""
         return self.num_shards
 
     @property
     def is_cluster(self) -> bool:
+        """True when the shards form a Redis Cluster (3 shards or more)."""
         return self.num_shards >= 3
 
     @property
     def models(self) -> t.List[DBNode]:
+        """The shards as :class:`DBNode` entities, in order."""
         return self.entities
 
     @property
     def password(self) -> t.Optional[str]:
+        """The password clients must give (``password=`` keyword), or ``None`` when the
+        database has none.
+        """
         return self._password
 
     @property
@@ -252,6 +271,7 @@ class Orchestrator:
         return os.path.join(self.path, "smartsim_db.dat")
 
     def set_path(self, path: str) -> None:
+        """Put the database's files (configs, logs, checkpoints) under ``path`` (made absolute)."""
         self.path = os.path.abspath(os.fspath(path))
         for node in self.entities:
             node.path = self.path
@@ -321,11 +341,17 @@ class Orchestrator:
         self._cpus = num_cpus
 
     def set_walltime(self, walltime: str) -> None:
+        """Limit the database's batch job to ``walltime`` (``HH:MM:SS``); ``SmartSimError`` unless
+        the database was created with ``batch=True``.
+        """
         if not self.batch:
             raise SmartSimError("Not running as batch, cannot set walltime")
         self.batch_settings.set_walltime(walltime)
 
     def set_hosts(self, host_list: t.Union[t.List[str], str]) -> None:
+        """Run the shards on the hosts in ``host_list`` (a host name or a list of str, one shard
+        per host in order); ``TypeError`` for anything else.
+        """
         if isinstance(host_list, str):
             host_list = [host_list.strip()]
         if not isinstance(host_list, list):
@@ -345,11 +371,17 @@ class Orchestrator:
             node.remove_stale_dbnode_files()
 
     def set_batch_arg(self, arg: str, value: t.Optional[str] = None) -> None:
+        """Set the batch directive ``arg`` (``None``: a flag without value) of the database's
+        batch job; ``SmartSimError`` unless the database was created with ``batch=True``.
+        """
         if not self.batch:
             raise SmartSimError("Not running as batch, cannot set batch_arg")
         self.batch_settings.batch_args[arg] = value
 
     def set_run_arg(self, arg: str, value: t.Optional[str] = None) -> None:
+        """Set the run-command argument ``arg`` (``None``: a flag without value) of every
+        shard's launch.
+        """
         for node in self.entities:
             node.run_settings.run_args[arg] = value
 
@@ -367,6 +399,7 @@ class Orchestrator:
         self.set_db_conf("maxmemory-policy", strategy)
 
     def set_max_clients(self, clients: int = 50_000) -> None:
+        """Let each shard accept up to ``clients`` connections (Redis ``maxclients``)."""
         self.set_db_conf("maxclients", str(clients))
 
     def set_max_message_size(self, size: int = 1_073_741_824) -> None:
@@ -403,7 +436,7 @@ class Orchestrator:
     def _shard_configs(self, addresses: t.Optional[t.Sequence[str]] = None) -> t.List[_config.ShardConfig]:
         """What each shard runs with: it binds ``addresses[i]`` (the address of the host a
         launcher places it on), else the addresses of this machine's interfaces, looked up now."""
-        bind = _net.interface_addresses(self._interfaces) if addresses is None else None
+        bind = _net.interface_addresses(self._interfaces) if addresses is None else []
         module = _discovery.find_ai_module()
         settings = dict(self._db_conf)
         module_args = _config.module_args(self.queue_threads, self.inter_threads, self.intra_threads)

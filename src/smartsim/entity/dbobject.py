@@ -111,6 +111,9 @@ class DBObject:
 
     @property
     def is_file(self) -> bool:
+        """True when the object is stored from a file (``model_path``/``script_path``) rather
+        than from bytes, source text or a function held in memory.
+        """
         return not self.func
 
     def _signature(self) -> t.Tuple[t.Any, ...]:
@@ -165,6 +168,9 @@ class DBScript(DBObject):
 
     @property
     def is_function(self) -> bool:
+        """True when the script is a Python function (sent as TorchScript source), not source
+        text or a file.
+        """
         return self.func is not None and not isinstance(self.func, str)
 
     def _signature(self) -> t.Tuple[t.Any, ...]:
@@ -262,6 +268,9 @@ class DBModel(DBObject):
 
     @property
     def model(self) -> t.Optional[bytes]:
+        """The serialized model bytes given to ``add_ml_model(model=...)``; ``None`` when the
+        model is read from ``model_path``.
+        """
         return self.func
 
     def _signature(self) -> t.Tuple[t.Any, ...]:

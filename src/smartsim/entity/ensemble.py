@@ -25,7 +25,7 @@ from .dbobject import DBModel, DBObject, DBScript
 from .entity import SmartSimEntity
 from .files import EntityFiles
 from .model import Model, _colo_function_msg, _colo_model_msg, attach_files, param_args
-from .strategies import check_replicas, check_strategy, expand, read_parameters
+from .strategies import MemberIndex, check_replicas, check_strategy, expand, read_parameters
 
 if t.TYPE_CHECKING:
     from ..settings.base import BatchSettings, RunSettings
@@ -58,7 +58,8 @@ class Ensemble(SmartSimEntity):
         self.params = params or {}
         self.params_as_args = list(params_as_args or [])
         self.batch_settings = batch_settings
-        self.run_settings = run_settings
+        # None for a batch-only ensemble (members added later), as in SmartSim 0.8
+        self.run_settings = run_settings  # type: ignore[assignment]
         self.replicas = replicas
         self.perm_strat = perm_strat
         self._key_prefixing_enabled = True
@@ -72,7 +73,7 @@ class Ensemble(SmartSimEntity):
 
         names: t.List[str] = []
         values: t.List[t.List[str]] = []
-        index = np.zeros((0, 0), dtype=np.int32)
+        index: MemberIndex = np.zeros((0, 0), dtype=np.int32)
         if self.params:
             names, values = read_parameters(self.params)
             missing = [p for p in self.params_as_args if p not in names]
@@ -110,10 +111,12 @@ class Ensemble(SmartSimEntity):
     # -- the collection -------------------------------------------------------------
     @property
     def type(self) -> str:
+        """``"Ensemble"``: the entity type shown in summaries and the manifest."""
         return "Ensemble"
 
     @property
     def batch(self) -> bool:
+        """True when the ensemble has batch settings (it is submitted as one batch job)."""
         return bool(self.batch_settings)
 
     def __len__(self) -> int:
@@ -138,9 +141,16 @@ class Ensemble(SmartSimEntity):
 
     @property
     def entities(self) -> t.List[Model]:
+        """Every member as a :class:`Model` (expanded members, then those added with
+        ``add_model``). Builds one object per member: prefer iterating or ``len`` for large
+        ensembles.
+        """
         return list(self)
 
     def member_names(self) -> t.List[str]:
+        """The names of every member, in launch order: ``<ensemble>_<i>`` for expanded members,
+        then the names of models added with ``add_model``.
+        """
         prefix = self._member_prefix
         return [prefix + str(i) for i in range(self._n_expanded)] + list(self._added)
 
@@ -195,6 +205,19 @@ class Ensemble(SmartSimEntity):
         model._db_scripts.extend(self._db_scripts)
         self._added[model.name] = model
 
+    @classmethod
+    def of_members(cls, name: str, models: t.Sequence[Model], path: t.Optional[str] = None) -> "Ensemble":
+        """An ensemble of exactly ``models`` (no expansion): how a new driver rebuilds an
+        ensemble from the runs its manifest recorded (``Experiment.attach``)."""
+        ens = cls.__new__(cls)
+        Ensemble.__init__(ens, name, None, path=path, run_settings=models[0].run_settings if models else None,
+                          replicas=1)
+        ens._n_expanded = 0
+        ens._index = ens._index[:0]
+        for model in models:
+            ens.add_model(model)
+        return ens
+
     # -- ML objects: on every current member and every member added later --------------
     @property
     def db_models(self) -> t.Iterable[DBModel]:
@@ -240,7 +263,8 @@ class Ensemble(SmartSimEntity):
         any is changed. Members nobody touched read the ensemble's list (nothing per member)."""
         is_model = isinstance(obj, DBModel)
         attr = "db_models" if is_model else "db_scripts"
-        own = self._db_models if is_model else self._db_scripts
+        # the list that matches obj's kind (is_model), so appending obj keeps it homogeneous
+        own = t.cast(t.List[DBObject], self._db_models if is_model else self._db_scripts)
         if any(o.name == obj.name for o in own):
             raise SSUnsupportedError(_duplicate_msg(obj))
         in_memory = not obj.is_file if is_model else t.cast(DBScript, obj).is_function
@@ -318,11 +342,15 @@ class Ensemble(SmartSimEntity):
 
     @property
     def attached_files_table(self) -> str:
+        """One line per member with the table of files attached to it (or a note that the
+        ensemble is empty).
+        """
         if not len(self):
             return "The ensemble is empty, no files to show."
         return "\n".join(f"{m.name}: {m.attached_files_table}" for m in self)
 
     def print_attached_files(self) -> None:
+        """Print :attr:`attached_files_table`."""
         print(self.attached_files_table)
 
     # -- per-member state -------------------------------------------------------------
@@ -436,7 +464,8 @@ class EnsembleMember(Model):
         return self._index
 
     @property
-    def path(self) -> str:  # type: ignore[override]
+    def path(self) -> str:
+        """This member's directory: ``<ensemble path>/<member name>`` unless set for the member."""
         return self._owner._member_path(self._index, self.name)
 
     @path.setter
@@ -444,6 +473,7 @@ class EnsembleMember(Model):
         self._owner._materialise(self._index).path = value
 
     def query_key_prefixing(self) -> bool:
+        """True when this member prefixes the keys it puts with its name."""
         return MemberTable(self._owner).key_prefixing(self._index)
 
     @property
@@ -509,18 +539,24 @@ class MemberTable:
 
     @property
     def n_expanded(self) -> int:
+        """How many members the ensemble's parameters and replicas expand to (added models
+        excluded).
+        """
         return self._ens._n_expanded
 
     @property
     def prefix(self) -> str:
+        """The prefix of expanded members' names (``<ensemble>_``)."""
         return self._ens._member_prefix
 
     @property
     def param_names(self) -> t.List[str]:
+        """The ensemble's parameter names, in column order of the member index."""
         return self._ens._param_names
 
     @property
     def param_values(self) -> t.List[t.List[str]]:
+        """Each parameter's values as str, in the order of :attr:`param_names`."""
         return self._ens._param_values
 
     @property
@@ -540,23 +576,31 @@ class MemberTable:
 
     @property
     def params_as_args(self) -> t.List[str]:
+        """The parameter names passed to every member as command-line arguments."""
         return self._ens.params_as_args
 
     @property
     def overrides(self) -> t.Mapping[int, MemberState]:
+        """Per-member state of the expanded members that were changed individually, by
+        position; a member not in it uses the ensemble's shared state.
+        """
         return self._ens._states
 
     @property
     def added(self) -> t.Mapping[str, Model]:
+        """Models added with ``Ensemble.add_model``, by name."""
         return self._ens._added
 
     def name(self, i: int) -> str:
+        """The name of expanded member ``i``."""
         return self._ens._member_prefix + str(i)
 
     def params(self, i: int) -> t.Dict[str, str]:
+        """The parameters of expanded member ``i`` as ``{name: value}``."""
         return self._ens._member_params(i)
 
     def path(self, i: int) -> str:
+        """The directory of expanded member ``i``."""
         return self._ens._member_path(i, self.name(i))
 
     def encoded_values(self) -> t.List[t.List[bytes]]:
@@ -564,10 +608,12 @@ class MemberTable:
         return self._ens.encoded_values()
 
     def incoming_entities(self, i: int) -> t.List[SmartSimEntity]:
+        """The entities expanded member ``i`` reads keys from (``register_incoming_entity``)."""
         state = self._ens._states.get(i)
         return state.incoming_entities if state is not None else self._ens._incoming
 
     def key_prefixing(self, i: int) -> bool:
+        """True when expanded member ``i`` prefixes its keys with its name."""
         state = self._ens._states.get(i)
         return state.key_prefixing if state is not None else self._ens._key_prefixing_enabled
 
@@ -578,6 +624,7 @@ class MemberTable:
 
     @property
     def ensemble_db_scripts(self) -> t.List[DBScript]:
+        """The scripts attached to the ensemble as a whole (shared by untouched members)."""
         return self._ens._db_scripts
 
     def db_models(self, i: int) -> t.List[DBModel]:
@@ -586,6 +633,7 @@ class MemberTable:
         return state.db_models if state is not None else self._ens._db_models
 
     def db_scripts(self, i: int) -> t.List[DBScript]:
+        """The scripts stored for expanded member ``i``."""
         state = self._ens._states.get(i)
         return state.db_scripts if state is not None else self._ens._db_scripts
 

@@ -1,3 +1,4 @@
+"""The base of everything an experiment launches (``SmartSimEntity``)."""
 from __future__ import annotations
 
 import typing as t
@@ -18,9 +19,11 @@ class SmartSimEntity:
 
     @property
     def type(self) -> str:
+        """The entity's type name (its class name), as shown in summaries."""
         return type(self).__name__
 
     def set_path(self, path: str) -> None:
+        """Set the entity's directory to ``path``; ``TypeError`` unless it is a str."""
         if not isinstance(path, str):
             raise TypeError(f"path must be a str, got {path!r}")
         self.path = path

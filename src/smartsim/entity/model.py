@@ -41,6 +41,9 @@ def parse_model_parameters(params: t.Optional[t.Mapping[t.Any, t.Any]]) -> t.Dic
 
 
 def attach_files(to_copy: t.Any, to_symlink: t.Any, to_configure: t.Any) -> EntityFiles:
+    """An :class:`EntityFiles` of the files to copy, symlink and configure (render with the
+    entity's parameters) into an entity's directory at ``generate``.
+    """
     return EntityFiles(to_configure, to_copy, to_symlink)
 
 
@@ -68,6 +71,7 @@ class Model(SmartSimEntity):
 
     @property
     def type(self) -> str:
+        """``"Model"``: the entity type shown in summaries and the manifest."""
         return "Model"
 
     @property
@@ -98,9 +102,11 @@ class Model(SmartSimEntity):
         self._key_prefixing_enabled = True
 
     def disable_key_prefixing(self) -> None:
+        """Stop prefixing the keys this model puts with its name (see ``enable_key_prefixing``)."""
         self._key_prefixing_enabled = False
 
     def query_key_prefixing(self) -> bool:
+        """True when this model prefixes the keys it puts with its name (``SSKEYOUT``)."""
         return self._key_prefixing_enabled
 
     # -- colocated database ------------------------------------------------------------
@@ -285,11 +291,15 @@ class Model(SmartSimEntity):
 
     @property
     def attached_files_table(self) -> str:
+        """A table of the files attached with ``attach_generator_files`` (copy, symlink,
+        configure), or a note that there are none.
+        """
         if not self.files:
             return "No file attached to this model."
         return str(self.files)
 
     def print_attached_files(self) -> None:
+        """Print :attr:`attached_files_table`."""
         print(self.attached_files_table)
 
     def params_to_args(self) -> None:

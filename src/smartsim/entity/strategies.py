@@ -19,12 +19,14 @@ from ..error import (ParameterError, ParameterTypeError, StrategyError, Unsuppor
 
 STRATEGIES = ("all_perm", "step", "random")
 StrategyFunction = t.Callable[[t.List[str], t.List[t.List[str]], int], t.List[t.Dict[str, str]]]
+# which value of each parameter every member takes (see Expansion)
+MemberIndex = t.Union[np.ndarray, permute.ProductIndex]
 
 
 class Expansion(t.NamedTuple):
-    """Members in index space: ``index[i, j]`` picks ``values[j][...]`` for member ``i``.
+    """Members in index space: ``member_index[i, j]`` picks ``values[j][...]`` for member ``i``.
 
-    ``index`` is an int32 matrix, or for a Cartesian product a ``permute.ProductIndex``
+    ``member_index`` is an int32 matrix, or for a Cartesian product a ``permute.ProductIndex``
     that reads like one and decodes rows on demand.
 
     An index of -1 means member ``i`` has no parameter ``j`` (user strategies may return
@@ -33,7 +35,7 @@ class Expansion(t.NamedTuple):
 
     names: t.List[str]
     values: t.List[t.List[str]]
-    index: t.Union[np.ndarray, permute.ProductIndex]
+    member_index: MemberIndex
 
 
 def read_parameters(params: t.Any) -> t.Tuple[t.List[str], t.List[t.List[str]]]:
@@ -67,6 +69,9 @@ def read_parameters(params: t.Any) -> t.Tuple[t.List[str], t.List[t.List[str]]]:
 
 
 def check_replicas(replicas: t.Any) -> int:
+    """``replicas`` as an int >= 1 (``None`` is 1); ``ParameterError`` naming the value for
+    a non-integer or a value below 1.
+    """
     if replicas is None:
         return 1
     if isinstance(replicas, bool) or not isinstance(replicas, numbers.Integral):
@@ -77,12 +82,16 @@ def check_replicas(replicas: t.Any) -> int:
 
 
 def strategy_name(strategy: t.Any) -> str:
+    """A printable name of ``strategy``: a function's ``__name__``, else the str."""
     if callable(strategy):
         return getattr(strategy, "__name__", repr(strategy))
     return str(strategy)
 
 
 def check_strategy(strategy: t.Any) -> None:
+    """Accept a callable or one of ``all_perm``, ``step``, ``random``; anything else raises
+    ``UnsupportedValueError`` naming the strategy and the choices.
+    """
     if callable(strategy):
         return
     if strategy not in STRATEGIES:
@@ -96,6 +105,7 @@ def expand(names: t.List[str], values: t.List[t.List[str]], strategy: t.Any,
     """Expand parameters into members with ``strategy``; ``replicas`` copies of each."""
     check_strategy(strategy)
     sizes = np.array([len(v) for v in values], dtype=np.int64)
+    index: MemberIndex
     if callable(strategy):
         return _from_user_strategy(strategy, names, values, n_models, replicas)
     if strategy == "all_perm":
@@ -160,19 +170,28 @@ def _from_user_strategy(strategy: StrategyFunction, names: t.List[str], values: 
 def _as_dicts(expansion: Expansion) -> t.List[t.Dict[str, str]]:
     names, values = expansion.names, expansion.values
     return [{n: values[j][k] for j, (n, k) in enumerate(zip(names, row)) if k >= 0}
-            for row in expansion.index.tolist()]
+            for row in expansion.member_index.tolist()]
 
 
 def create_all_permutations(param_names: t.List[str], param_values: t.List[t.List[str]],
                             _n_models: int = 0) -> t.List[t.Dict[str, str]]:
+    """SmartSim's ``all_perm`` strategy as a function: one dict per member of the Cartesian
+    product of ``param_values``, first parameter slowest.
+    """
     return _as_dicts(expand(param_names, param_values, "all_perm"))
 
 
 def step_values(param_names: t.List[str], param_values: t.List[t.List[str]],
                 _n_models: int = 0) -> t.List[t.Dict[str, str]]:
+    """SmartSim's ``step`` strategy as a function: member ``i`` takes the ``i``-th value of
+    every parameter (value lists must be of equal length).
+    """
     return _as_dicts(expand(param_names, param_values, "step"))
 
 
 def random_permutations(param_names: t.List[str], param_values: t.List[t.List[str]],
                         n_models: int = 0) -> t.List[t.Dict[str, str]]:
+    """SmartSim's ``random`` strategy as a function: ``n_models`` distinct members drawn
+    from the product of ``param_values`` (all of them, in product order, when 0).
+    """
     return _as_dicts(expand(param_names, param_values, "random", n_models=n_models))

@@ -1,3 +1,4 @@
+"""SmartSim 0.8's exception classes, all rooted in ``SmartSimError``."""
 from .errors import (
     AllocationError,
     EntityExistsError,

@@ -1,3 +1,6 @@
+"""Run and batch settings with SmartSim 0.8's classes and names: ``RunSettings`` and its
+run-command subclasses (``srun``, ``mpirun``, ``aprun``, ``jsrun``, ...) and the batch
+settings of each scheduler (``sbatch``, ``qsub``, ``bsub``, Cobalt)."""
 from .alpsSettings import AprunSettings
 from .base import BatchSettings, RunSettings, SettingsBase
 from .cobaltSettings import CobaltBatchSettings

@@ -11,6 +11,9 @@ logger = get_logger(__name__)
 
 
 class SettingsBase:
+    """Common base of :class:`RunSettings` and :class:`BatchSettings` (what every settings
+    object is, for ``isinstance`` checks).
+    """
     pass
 
 
@@ -98,6 +101,9 @@ class RunSettings(SettingsBase):
 
     @property
     def exe_args(self) -> t.List[str]:
+        """The executable's arguments, a list of str (set from a str, which is split on
+        whitespace, or a list).
+        """
         return self._exe_args
 
     @exe_args.setter
@@ -106,6 +112,9 @@ class RunSettings(SettingsBase):
 
     @property
     def run_args(self) -> t.Dict[str, t.Union[int, str, float, None]]:
+        """Arguments of the run command (``srun``, ``mpirun``, ...) by name without dashes; a
+        ``None`` value is a flag without a value.
+        """
         return self._run_args
 
     @run_args.setter
@@ -114,6 +123,9 @@ class RunSettings(SettingsBase):
 
     @property
     def env_vars(self) -> t.Dict[str, t.Optional[str]]:
+        """Environment variables the process is started with, on top of the driver's environment;
+        a ``None`` value exports the variable empty.
+        """
         return self._env_vars
 
     @env_vars.setter
@@ -131,60 +143,153 @@ class RunSettings(SettingsBase):
         return None
 
     def set_nodes(self, nodes: int) -> None:
+        """Run on ``nodes`` nodes.
+
+        Subclasses with a run command that supports it override this; here it logs a warning
+        that the setting is not supported and changes nothing.
+        """
         _warn_unsupported(self, "Node")
 
     def set_tasks(self, tasks: int) -> None:
+        """Start ``tasks`` processes (MPI ranks).
+
+        Subclasses with a run command that supports it override this; here it logs a warning
+        that the setting is not supported and changes nothing.
+        """
         _warn_unsupported(self, "Task")
 
     def set_tasks_per_node(self, tasks_per_node: int) -> None:
+        """Start ``tasks_per_node`` processes on each node.
+
+        Subclasses with a run command that supports it override this; here it logs a warning
+        that the setting is not supported and changes nothing.
+        """
         _warn_unsupported(self, "Task per node")
 
     def set_task_map(self, task_mapping: str) -> None:
+        """Place tasks on nodes with the run command's mapping syntax ``task_mapping``.
+
+        Subclasses with a run command that supports it override this; here it logs a warning
+        that the setting is not supported and changes nothing.
+        """
         _warn_unsupported(self, "Task mapping")
 
     def set_cpus_per_task(self, cpus_per_task: int) -> None:
+        """Give each task ``cpus_per_task`` CPUs.
+
+        Subclasses with a run command that supports it override this; here it logs a warning
+        that the setting is not supported and changes nothing.
+        """
         _warn_unsupported(self, "CPU per node")
 
     def set_hostlist(self, host_list: t.Union[str, t.List[str]]) -> None:
+        """Run only on the hosts in ``host_list`` (a host name or a list of them).
+
+        Subclasses with a run command that supports it override this; here it logs a warning
+        that the setting is not supported and changes nothing.
+        """
         _warn_unsupported(self, "Hostlist")
 
     def set_hostlist_from_file(self, file_path: str) -> None:
+        """Run only on the hosts listed in the file ``file_path``.
+
+        Subclasses with a run command that supports it override this; here it logs a warning
+        that the setting is not supported and changes nothing.
+        """
         _warn_unsupported(self, "Hostlist from file")
 
     def set_excluded_hosts(self, host_list: t.Union[str, t.List[str]]) -> None:
+        """Never run on the hosts in ``host_list``.
+
+        Subclasses with a run command that supports it override this; here it logs a warning
+        that the setting is not supported and changes nothing.
+        """
         _warn_unsupported(self, "Excluded host list")
 
     def set_cpu_bindings(self, bindings: t.Union[int, t.List[int]]) -> None:
+        """Bind each task to the CPU ids in ``bindings`` (one id or a list).
+
+        Subclasses with a run command that supports it override this; here it logs a warning
+        that the setting is not supported and changes nothing.
+        """
         _warn_unsupported(self, "CPU binding")
 
     def set_memory_per_node(self, memory_per_node: int) -> None:
+        """Ask for ``memory_per_node`` megabytes of memory on each node.
+
+        Subclasses with a run command that supports it override this; here it logs a warning
+        that the setting is not supported and changes nothing.
+        """
         _warn_unsupported(self, "Memory per node")
 
     def set_verbose_launch(self, verbose: bool) -> None:
+        """Make the run command verbose when ``verbose`` is true.
+
+        Subclasses with a run command that supports it override this; here it logs a warning
+        that the setting is not supported and changes nothing.
+        """
         _warn_unsupported(self, "Verbose")
 
     def set_quiet_launch(self, quiet: bool) -> None:
+        """Make the run command quiet when ``quiet`` is true.
+
+        Subclasses with a run command that supports it override this; here it logs a warning
+        that the setting is not supported and changes nothing.
+        """
         _warn_unsupported(self, "Quiet")
 
     def set_broadcast(self, dest_path: t.Optional[str] = None) -> None:
+        """Copy the executable to ``dest_path`` on every node before it starts.
+
+        Subclasses with a run command that supports it override this; here it logs a warning
+        that the setting is not supported and changes nothing.
+        """
         _warn_unsupported(self, "Broadcast")
 
     def set_node_feature(self, feature_list: t.Union[str, t.List[str]]) -> None:
+        """Run only on nodes with the features in ``feature_list``.
+
+        Subclasses with a run command that supports it override this; here it logs a warning
+        that the setting is not supported and changes nothing.
+        """
         _warn_unsupported(self, "Feature")
 
     def set_walltime(self, walltime: str) -> None:
+        """Limit the run to ``walltime`` (the run command's time format).
+
+        Subclasses with a run command that supports it override this; here it logs a warning
+        that the setting is not supported and changes nothing.
+        """
         _warn_unsupported(self, "Walltime")
 
     def set_binding(self, binding: str) -> None:
+        """Bind tasks to resources with the run command's ``binding`` option.
+
+        Subclasses with a run command that supports it override this; here it logs a warning
+        that the setting is not supported and changes nothing.
+        """
         _warn_unsupported(self, "binding")
 
     def set_mpmd_preamble(self, preamble_lines: t.List[str]) -> None:
+        """Lines written before the MPMD configuration of an MPMD launch.
+
+        Subclasses with a run command that supports it override this; here it logs a warning
+        that the setting is not supported and changes nothing.
+        """
         _warn_unsupported(self, "MPMD preamble")
 
     def make_mpmd(self, settings: "RunSettings") -> None:
+        """Launch ``settings`` as another program of the same MPMD job, after this one.
+
+        Subclasses with a run command that supports it override this; here it logs a warning
+        that the setting is not supported and changes nothing.
+        """
         _warn_unsupported(self, "Make MPMD")
 
     def set_time(self, hours: int = 0, minutes: int = 0, seconds: int = 0) -> None:
+        """Limit the run to ``hours:minutes:seconds``: calls :meth:`set_walltime` with the
+        duration in the run command's format.
+        """
         return self.set_walltime(self._fmt_walltime(int(hours), int(minutes), int(seconds)))
 
     @staticmethod
@@ -240,6 +345,9 @@ class RunSettings(SettingsBase):
         return formatted
 
     def format_env_vars(self) -> t.List[str]:
+        """``KEY=value`` strings of :attr:`env_vars` (``KEY=`` for a ``None`` value), the form
+        the launcher exports them in.
+        """
         return [f"{key}=" if val is None else f"{key}={val}" for key, val in self.env_vars.items()]
 
     def __str__(self) -> str:
@@ -273,12 +381,18 @@ class BatchSettings(SettingsBase):
 
     @property
     def batch_cmd(self) -> str:
+        """The batch submission command (``sbatch``, ``qsub``, ...), as a full path when it is
+        found on PATH.
+        """
         if is_valid_cmd(self._batch_cmd):
             return expand_exe_path(self._batch_cmd)
         return self._batch_cmd
 
     @property
     def batch_args(self) -> t.Dict[str, t.Optional[str]]:
+        """Directives of the batch script by name without dashes; a ``None`` value is a flag
+        without a value. Assigning stores a copy.
+        """
         return self._batch_args
 
     @batch_args.setter
@@ -286,24 +400,43 @@ class BatchSettings(SettingsBase):
         self._batch_args = copy.deepcopy(value) if value else {}
 
     def set_nodes(self, num_nodes: int) -> None:
+        """Ask the scheduler for ``num_nodes`` nodes. Implemented by each scheduler's subclass;
+        ``NotImplementedError`` here.
+        """
         raise NotImplementedError
 
     def set_hostlist(self, host_list: t.Union[str, t.List[str]]) -> None:
+        """Ask for the hosts in ``host_list`` (a host name or a list). Implemented by each
+        scheduler's subclass; ``NotImplementedError`` here.
+        """
         raise NotImplementedError
 
     def set_queue(self, queue: str) -> None:
+        """Submit to ``queue`` (partition). Implemented by each scheduler's subclass;
+        ``NotImplementedError`` here.
+        """
         raise NotImplementedError
 
     def set_walltime(self, walltime: t.Optional[str]) -> None:
+        """Limit the job to ``walltime`` (``HH:MM:SS``; ``None`` leaves it unset). Implemented by
+        each scheduler's subclass; ``NotImplementedError`` here.
+        """
         raise NotImplementedError
 
     def set_account(self, account: t.Optional[str]) -> None:
+        """Charge the job to ``account`` (``None`` leaves it unset). Implemented by each
+        scheduler's subclass; ``NotImplementedError`` here.
+        """
         raise NotImplementedError
 
     def format_batch_args(self) -> t.List[str]:
+        """The directives of :attr:`batch_args` as the scheduler's command-line options.
+        Implemented by each scheduler's subclass; ``NotImplementedError`` here.
+        """
         raise NotImplementedError
 
     def set_batch_command(self, command: str) -> None:
+        """Submit with ``command`` instead of the scheduler's usual one."""
         self._batch_cmd = command
 
     def add_preamble(self, lines: t.Union[str, t.List[str]]) -> None:
@@ -317,6 +450,7 @@ class BatchSettings(SettingsBase):
 
     @property
     def preamble(self) -> t.Iterable[str]:
+        """The lines added with :meth:`add_preamble`, in order (written after the directives)."""
         return (clause for clause in self._preamble)
 
     def __str__(self) -> str:

@@ -163,7 +163,7 @@ class JsrunSettings(RunSettings):
             value = self.run_args.get(flag, 0)
             if value:
                 cpus_per_flag_set = True
-                cpu_per_rs = int(value)  # type: ignore[arg-type]
+                cpu_per_rs = int(value)
                 if cpu_per_rs < db_cpus:
                     logger.info(f"{flag} flag was set to {cpu_per_rs}, but colocated DB requires "
                                 f"{db_cpus} CPUs per RS. Automatically setting {flag} flag to "

@@ -236,6 +236,9 @@ class LocalRunSettings(RunSettings):
         return super().format_run_args()
 
     def format_env_vars(self) -> t.List[str]:
+        """``KEY=value`` strings of :attr:`env_vars`; when the process runs through
+        ``mpirun``/``mpiexec``, ``-x KEY=value`` options instead (``-x KEY`` for an empty value,
+        which forwards the driver's value)."""
         if self._mpi_command:
             return [part for name, value in self.env_vars.items()
                     for part in ("-x", f"{name}={value}" if value else name)]

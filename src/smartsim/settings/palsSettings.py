@@ -88,6 +88,9 @@ class PalsMpiexecSettings(_BaseMPISettings):
         return format_mpi_run_args(self.run_args) + self.affinity_script
 
     def format_env_vars(self) -> t.List[str]:
+        """``mpiexec`` options for :attr:`env_vars`: ``--env KEY=value`` for each set value, and
+        one ``--envlist`` of the names without a value (forwarded from the driver's environment).
+        """
         formatted: t.List[str] = []
         export: t.List[str] = []
         for name, value in self.env_vars.items():

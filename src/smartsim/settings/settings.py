@@ -77,6 +77,7 @@ def create_run_settings(launcher: str, exe: str, exe_args: t.Optional[t.List[str
     """Run settings for ``launcher`` (``"auto"``: the workload manager found here).
 
     ``run_command="auto"``:
+
     - ``local``: ``LocalRunSettings``: the executable runs directly, or through
       ``mpirun``/``mpiexec`` (whichever is on PATH) once ``set_tasks(n)`` asks for more
       than one process;
@@ -85,6 +86,7 @@ def create_run_settings(launcher: str, exe: str, exe_args: t.Optional[t.List[str
       ``mpiexec``; ``pals``: ``mpiexec``; ``lsf``: ``jsrun``, ``mpirun``, ``mpiexec``;
       ``sge``: ``mpirun``, ``mpiexec``; ``cobalt``: ``aprun``, ``mpirun``, ``mpiexec``;
     - any other launcher (one registered by name): ``RunSettings`` without a run command.
+
     A run command named ``aprun``, ``srun``, ``mpirun``, ``mpiexec``, ``orterun`` or ``jsrun``
     (any case) gives its settings class whatever the launcher (``mpiexec`` under ``pals``:
     ``PalsMpiexecSettings``); any other (or a path) gives ``RunSettings`` with that launch
@@ -113,7 +115,7 @@ def create_run_settings(launcher: str, exe: str, exe_args: t.Optional[t.List[str
 
 def create_batch_settings(launcher: str, nodes: t.Optional[int] = None, time: str = "",
                           queue: t.Optional[str] = None, account: t.Optional[str] = None,
-                          batch_args: t.Optional[t.Dict[str, str]] = None,
+                          batch_args: t.Optional[t.Mapping[str, t.Optional[str]]] = None,
                           **kwargs: t.Any) -> BatchSettings:
     """Batch settings for ``launcher`` (``"auto"``: the workload manager found here):
     ``slurm``: ``SbatchSettings``; ``pbs`` and ``pals``: ``QsubBatchSettings``; ``lsf``:
@@ -129,4 +131,5 @@ def create_batch_settings(launcher: str, nodes: t.Optional[int] = None, time: st
     except KeyError:
         raise SmartSimError(
             f"User attempted to make batch settings for unsupported launcher {launcher}") from None
-    return cls(nodes=nodes, time=time, queue=queue, account=account, batch_args=batch_args, **kwargs)
+    return cls(nodes=nodes, time=time, queue=queue, account=account,
+               batch_args=dict(batch_args) if batch_args else None, **kwargs)

@@ -27,14 +27,20 @@ from ...entity.model import Model, param_args
 from ...error import (EntityExistsError, EntityNotLaunchedError, EntityRunningError,
                       ExecutableNotFoundError, NotExecutableError, SmartSimError, SSNoDatabaseError,
                       SSUnsupportedError, UnknownEntityError)
-from ...log import get_logger
+from ...log import developer_logging, get_logger
 from ...status import SmartSimStatus
 from ..launcher.base import (DEFAULT_STOP_GRACE, TOKEN_VAR, BatchJob, Launcher, Pool, Task, add_exit_hook,
                              encode_env, install_sigint_handler, launcher_class)
 from . import database as _db
 from . import mlobjects as _ml
+from . import report as _report
+from .lifecycle import Lifecycle
 from .manifest import ManifestWriter
 from .progress import ProgressBar, progress_wanted
+
+# what start() takes: Models, Ensembles and Orchestrators (not SmartSimEntity: Orchestrator is
+# a group of database nodes, not one entity)
+Launchable = t.Union[Model, Ensemble, Orchestrator]
 
 if t.TYPE_CHECKING:
     from ...settings.base import RunSettings
@@ -74,6 +80,11 @@ def resolve_max_concurrent(value: t.Any, what: str = "max_concurrent",
     if value < 1:
         raise ValueError(f"{what} must be at least 1, got {value}")
     return value
+
+
+def param_argv(name: str, params: t.Mapping[str, str], as_args: t.Sequence[str]) -> t.List[str]:
+    """The argv items a member's ``params_as_args`` add after the executable arguments."""
+    return [part for arg in param_args(name, params, as_args) for part in arg.split()]
 
 
 def _names(items: t.Sequence[str], limit: int = 5) -> str:
@@ -154,6 +165,9 @@ class Controller:
         self._manifest = ManifestWriter(exp_name, exp_path, launcher, session)
         self._exit_hook_added = False
         self._db_registry: t.Optional[_db.DBRegistry] = None
+        self._detach = False
+        self._lifecycle = Lifecycle(self, _Batch)
+        self._unreported: t.List[_Batch] = []  # batches whose outcome no blocking call has logged
 
     # -- bookkeeping ------------------------------------------------------------------
     @property
@@ -181,7 +195,8 @@ class Controller:
         self._manifest.event_now({
             "event": "launch", "time": task.t_launch, "name": task.name, "type": task.etype,
             "ensemble": task.ensemble, "run_id": task.run_id, "job_id": task.pid, "path": task.cwd,
-            "command": task.argv, "env_vars": task.env_names, "out": task.out, "err": task.err})
+            "command": task.argv, "env_vars": task.env_names, "out": task.out, "err": task.err,
+            **(self._lifecycle.launch_fields(task) if task.detached else {})})
 
     def _record_end(self, task: Task) -> None:
         ev: t.Dict[str, t.Any] = {
@@ -192,7 +207,7 @@ class Controller:
             ev.update(type=task.etype, ensemble=task.ensemble, path=task.cwd, command=task.argv)
         if task.error:
             ev["error"] = task.error
-        self._manifest.event(ev)
+        self._manifest.event(ev, session=self._lifecycle.sessions.get(id(task)))
         if not task.is_db:
             self._live -= 1
             if self._live <= 0:
@@ -221,8 +236,8 @@ class Controller:
 
     # -- entity resolution ------------------------------------------------------------
     @staticmethod
-    def _flatten(args: t.Sequence[t.Any]) -> t.List[SmartSimEntity]:
-        out: t.List[SmartSimEntity] = []
+    def _flatten(args: t.Sequence[t.Any]) -> t.List[Launchable]:
+        out: t.List[Launchable] = []
         for arg in args:
             if isinstance(arg, (list, tuple)):
                 out.extend(Controller._flatten(arg))
@@ -236,14 +251,14 @@ class Controller:
                                 f"{arg!r}")
         return out
 
-    def _is_known(self, entity: SmartSimEntity) -> bool:
+    def _is_known(self, entity: t.Union[SmartSimEntity, Launchable]) -> bool:
         if entity.name in self._known or entity.name in self._runs:
             return True
         if isinstance(entity, EnsembleMember):
             return entity.ensemble.name in self._known
         return False
 
-    def _check_known(self, entity: SmartSimEntity) -> None:
+    def _check_known(self, entity: t.Union[SmartSimEntity, Launchable]) -> None:
         if not self._is_known(entity):
             raise UnknownEntityError(
                 f"{entity.type} {entity.name!r} is not part of experiment {self.exp_name!r}: it was "
@@ -252,7 +267,14 @@ class Controller:
     # -- launching --------------------------------------------------------------------
     def start(self, *args: t.Any, block: bool = True, kill_on_interrupt: bool = True,
               max_concurrent: t.Optional[int] = None, only_failed: bool = False,
-              progress: t.Optional[bool] = None) -> None:
+              progress: t.Optional[bool] = None, detach: bool = False) -> None:
+        if detach and block:
+            raise ValueError("start(detach=True) needs block=False: detached entities outlive the "
+                             "driver, a blocking start would wait for them")
+        if detach and max_concurrent is not None:
+            raise ValueError(f"start(detach=True) launches every member at once; max_concurrent="
+                             f"{max_concurrent!r} cannot be kept by a driver that is gone (omit it)")
+        self._detach = bool(detach)
         launcher = self.launcher  # an unregistered launcher name fails here, before any work
         entities = self._flatten(args)
         if not entities:
@@ -263,25 +285,27 @@ class Controller:
                 raise EntityExistsError(f"{entity.type} {entity.name!r} was passed to start twice")
             seen.add(entity.name)
         dbs = [entity for entity in entities if isinstance(entity, Orchestrator)]
-        entities = [entity for entity in entities if not isinstance(entity, Orchestrator)]
+        apps = [entity for entity in entities if not isinstance(entity, Orchestrator)]
         # the ML objects to store before these entities run (no I/O but reading files to
         # compare same-named objects); with nothing to store them in: refused before
         # anything, databases of this call included, is launched
-        ml_ops = _ml.plan_loads(entities) if entities else []
+        ml_ops = _ml.plan_loads(apps) if apps else []
         if ml_ops and not dbs and not self.active_databases():
             raise SSNoDatabaseError(_no_database_message(ml_ops))
         if dbs:
             self._start_databases(dbs, kill_on_interrupt)
-            if not entities:
+            if not apps:
                 return
         cap_pool = Pool(resolve_max_concurrent(max_concurrent)) if max_concurrent is not None else None
+        if detach:  # nothing may wait in this driver's queue: it may be gone before a slot frees up
+            cap_pool = Pool(None)
         previous = self._manifest.previous_outcomes() if only_failed else {}
-        env_base = _EnvBase(launcher.token)
+        env_base = _EnvBase(self._lifecycle.detach_token if detach else launcher.token)
         tasks: t.List[Task] = []
         jobs: t.List[BatchJob] = []
         skipped = 0
         checked: t.Set[str] = set()
-        for entity in entities:
+        for entity in apps:
             if isinstance(entity, Ensemble):
                 made, skip = self._ensemble_tasks(entity, env_base, cap_pool or self._pool, only_failed,
                                                   previous, checked)
@@ -301,7 +325,7 @@ class Controller:
         if only_failed and skipped:
             logger.info(f"only_failed: relaunching {len(tasks)} members, keeping {skipped} that "
                         "completed or are still running")
-        batch = self._submit(tasks, [e.name for e in entities], kill_on_interrupt, {
+        batch = self._submit(tasks, [e.name for e in apps], kill_on_interrupt, {
             "skipped": skipped, "only_failed": bool(only_failed), "block": bool(block),
             "max_concurrent": cap_pool.cap if cap_pool is not None else self.max_concurrent}, jobs)
         if block:
@@ -321,7 +345,12 @@ class Controller:
         self._manifest.event({"event": "start", "time": time.time(), "entities": names,
                               "members": len(tasks), **record}, flush=True)
         batch = _Batch(self, tasks)
+        if tasks and self._detach:
+            self._lifecycle.detach(tasks, job_tasks, names)
         if tasks:
+            _report.log_launches(logger, tasks, developer_logging(), self._manifest.manifest_path)
+            if any(not task.is_db for task in tasks):
+                self._unreported.append(batch)
             with launcher.cond:
                 for task in tasks:
                     task.owner = batch
@@ -358,7 +387,7 @@ class Controller:
             if orc.batch:
                 self._check_batch_support("Orchestrator", orc.name)
         reg = self._databases
-        env = _EnvBase(self.launcher.token).encoded()
+        env = _EnvBase(self._lifecycle.detach_token if self._detach else self.launcher.token).encoded()
         tasks, launches = _db.prepare_databases(reg, dbs, self._runs, env, self.launcher)
         t0 = time.perf_counter()
         self._submit(tasks, [orc.name for orc in dbs], kill_on_interrupt, {
@@ -368,6 +397,8 @@ class Controller:
         except BaseException:
             self._manifest.checkpoint()
             raise
+        for launch in launches:
+            self._lifecycle.write_checkpoint(launch)
         logger.debug(f"databases {', '.join(orc.name for orc in dbs)} ready in "
                      f"{time.perf_counter() - t0:.3f} s")
 
@@ -476,8 +507,7 @@ class Controller:
                 if self.env_hooks:  # per-member wiring (e.g. SSKEYOUT = the member's name)
                     env = self._env(shared_rs, env_base, table.member(i))  # type: ignore[arg-type]
                 if as_args:
-                    extra = [part for arg in param_args(name, table.params(i), as_args)
-                             for part in arg.split()]
+                    extra = param_argv(name, table.params(i), as_args)
                     argv = head + extra + tail
                 else:
                     argv = head + tail
@@ -631,10 +661,26 @@ class Controller:
             self._interrupted(kill_on_interrupt)
             raise
         self._manifest.checkpoint()
+        self._report_outcome([batch])
+
+    def _report_outcome(self, batches: t.Sequence[_Batch]) -> None:
+        """Log how the non-database tasks of ``batches`` ended (once per batch)."""
+        tasks = [task for batch in batches for task in batch.tasks if not task.is_db]
+        self._unreported = [batch for batch in self._unreported if batch not in batches]
+        if tasks:
+            level, text = _report.outcome(tasks, self.exp_name)
+            logger.log(level, text)
 
     def _interrupted(self, kill_on_interrupt: bool) -> None:
+        # the SIGINT handler has already asked the launcher to stop them: what it cancelled
+        # ended a moment ago, the rest is still live
+        since = time.time() - 2.0
+        current = [history[-1] for history in list(self._runs.values()) if not history[-1].is_db]
         if not kill_on_interrupt:
+            logger.warning(_report.interrupted(self.exp_name, [], [task for task in current if task.live]))
             return
+        touched = [task for task in current
+                   if task.live or (task.status is _CANCELLED and (task.t_end or 0.0) >= since)]
         live = self.live_tasks()
         engine = self.launcher
         engine.stop(live, self.stop_grace)  # no-op for tasks the SIGINT handler already stopped
@@ -644,6 +690,7 @@ class Controller:
             engine.stop(live, 0.0)
             engine.wait(live, 2.0)
         self._manifest.checkpoint(force=True)
+        logger.warning(_report.interrupted(self.exp_name, touched, []))
 
     def live_tasks(self) -> t.List[Task]:
         return [history[-1] for history in list(self._runs.values()) if history[-1].live]
@@ -659,6 +706,7 @@ class Controller:
             self._interrupted(kill_on_interrupt)
             raise
         self._manifest.checkpoint()
+        self._report_outcome(list(self._unreported))
 
     def _log_status(self) -> None:
         live = self.live_tasks()
@@ -671,7 +719,7 @@ class Controller:
             logger.info(f"{len(live)} jobs live: {running} running, {len(live) - running} queued")
 
     # -- queries ----------------------------------------------------------------------
-    def _members(self, entity: SmartSimEntity) -> t.Iterator[str]:
+    def _members(self, entity: t.Union[SmartSimEntity, Launchable]) -> t.Iterator[str]:
         if isinstance(entity, Ensemble):
             yield from entity.member_names()
         elif isinstance(entity, Orchestrator):

@@ -35,8 +35,11 @@ import threading
 import time
 import typing as t
 
+from ..launcher.base import JOB_LOG_SUFFIX
+
 JOURNAL_NAME = "smartsim_manifest.jsonl"
 MANIFEST_NAME = "smartsim_manifest.json"
+LOCK_NAME = "smartsim_manifest.lock"
 SCHEMA_VERSION = 1
 WRITE_BATCH = 0.005  # the journal is at most this late on disk (a crash loses at most that)
 
@@ -56,10 +59,12 @@ class _Fold:
         self.sessions: t.List[t.Dict[str, t.Any]] = []
         self.starts: t.List[t.Dict[str, t.Any]] = []
         self.runs: t.List[t.Dict[str, t.Any]] = []
-        self._by_run: t.Dict[t.Tuple[str, str, int], t.Dict[str, t.Any]] = {}
+        # keyed by (session, name, run_id) as the events carry them
+        self._by_run: t.Dict[t.Tuple[t.Any, t.Any, t.Any], t.Dict[str, t.Any]] = {}
 
     def add(self, ev: t.Dict[str, t.Any]) -> None:
         kind = ev.get("event")
+        run: t.Optional[t.Dict[str, t.Any]]
         if kind == "launch":
             run = {
                 "name": ev.get("name"), "type": ev.get("type"), "ensemble": ev.get("ensemble"),
@@ -69,11 +74,14 @@ class _Fold:
                 "launched_at_epoch": ev.get("time"), "ended_at_epoch": None,
                 "status": None, "returncode": None, "elapsed": None,
             }
+            for key in ("detached", "start_ticks", "token"):
+                if key in ev:
+                    run[key] = ev[key]
             self._by_run[(run["session"], run["name"], run["run_id"])] = run
             self.runs.append(run)
         elif kind == "end":
-            key = (ev.get("session"), ev.get("name"), ev.get("run_id"))
-            run = self._by_run.get(key)  # type: ignore[arg-type]
+            run_key = (ev.get("session"), ev.get("name"), ev.get("run_id"))
+            run = self._by_run.get(run_key)
             if run is None:  # ended without a launch: cancelled while queued, or failed to spawn
                 run = {
                     "name": ev.get("name"), "type": ev.get("type"), "ensemble": ev.get("ensemble"),
@@ -82,7 +90,7 @@ class _Fold:
                     "out": ev.get("out"), "err": ev.get("err"),
                     "launched_at_epoch": None,
                 }
-                self._by_run[key] = run  # type: ignore[index]
+                self._by_run[run_key] = run
                 self.runs.append(run)
             run["ended_at_epoch"] = ev.get("time")
             run["status"] = ev.get("status")
@@ -134,6 +142,76 @@ def _read_journal(path: str) -> t.Iterator[t.Dict[str, t.Any]]:
                 yield ev
 
 
+def _read_new(path: str, offset: int) -> t.Tuple[t.List[t.Dict[str, t.Any]], int]:
+    """The complete journal lines after byte ``offset``, and the offset after them."""
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(offset)
+            data = handle.read()
+    except FileNotFoundError:
+        return [], offset
+    end = data.rfind(b"\n") + 1
+    events = []
+    for line in data[:end].splitlines():
+        try:
+            ev = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(ev, dict):
+            events.append(ev)
+    return events, offset + end
+
+
+def job_logs_wanted() -> bool:
+    """Per-job event logs for every run, not only detached ones: ``SMARTSIM_FLAG_TELEMETRY=1``
+    (SmartSim's switch). Off by default: one more file created per member, on top of its
+    ``.out``/``.err`` (measured 5-20 % slower for a 2000-member ensemble of ``true`` on a busy
+    2-core machine); the journal has the same lines for every run anyway."""
+    return os.environ.get("SMARTSIM_FLAG_TELEMETRY", "0").strip().lower() in ("1", "true", "yes", "on")
+
+
+def job_log_path(path: str, name: str) -> str:
+    """The event log of the job ``name`` that runs in ``path``: its journal lines only."""
+    return os.path.join(path, name + JOB_LOG_SUFFIX)
+
+
+def _append_job_lines(jobs: t.List[t.Tuple[str, bytes]]) -> None:
+    grouped: t.Dict[str, t.List[bytes]] = {}
+    for path, line in jobs:
+        grouped.setdefault(path, []).append(line)
+    for path, lines in grouped.items():
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644)
+        except OSError:
+            continue  # the job's directory is gone: the journal still has the line
+        try:
+            os.write(fd, b"".join(lines))
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+
+
+class ExperimentLock:
+    """``flock`` on ``<exp_path>/smartsim_manifest.lock``: one driver at a time rewrites the
+    folded manifest (and the other shared files of an experiment), however many are attached."""
+
+    def __init__(self, exp_path: str) -> None:
+        self.path = os.path.join(exp_path, LOCK_NAME)
+        self._fd = -1
+
+    def __enter__(self) -> "ExperimentLock":
+        import fcntl  # pylint: disable=import-outside-toplevel
+
+        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        fcntl.flock(self._fd, fcntl.LOCK_EX)
+        return self
+
+    def __exit__(self, *exc: t.Any) -> None:
+        os.close(self._fd)  # releases the lock
+        self._fd = -1
+
+
 def load_manifest(exp_path: str) -> t.Dict[str, t.Any]:
     """The manifest of ``exp_path`` folded from its journal (true even after a crash)."""
     fold = _Fold()
@@ -158,7 +236,11 @@ class ManifestWriter:
         self.manifest_path = os.path.join(exp_path, MANIFEST_NAME)
         self._fd = -1
         self._fold: t.Optional[_Fold] = None
+        self._offset = 0
         self._buf: t.List[bytes] = []
+        # per-job event logs: (log path, line), appended by the writer thread
+        self._jobbuf: t.List[t.Tuple[str, bytes]] = []
+        self._job_logs: t.Dict[str, str] = {}  # name -> its event log (from its launch)
         self._lock = threading.Lock()
         self._dirty = False
         self._next_checkpoint = 0.0
@@ -176,10 +258,21 @@ class ManifestWriter:
     def _ensure_fold(self) -> _Fold:
         if self._fold is None:
             fold = _Fold()
-            for ev in _read_journal(self.journal_path):
+            events, self._offset = _read_new(self.journal_path, 0)
+            for ev in events:
                 fold.add(ev)
             self._fold = fold
         return self._fold
+
+    def _catch_up(self) -> None:
+        """Fold what other writers appended since we last read (other drivers attached to
+        this experiment, supervisors of detached runs); our own lines are folded already.
+        (lock held)"""
+        fold = self._ensure_fold()
+        events, self._offset = _read_new(self.journal_path, self._offset)
+        for ev in events:
+            if ev.get("session") != self.session or ev.get("by"):
+                fold.add(ev)
 
     def previous_outcomes(self) -> t.Dict[str, t.Dict[str, t.Any]]:
         """The latest recorded run of every name in this experiment path's journal."""
@@ -197,16 +290,17 @@ class ManifestWriter:
         self._ensure_fold().add(head)
         return _dumps(head).encode() + b"\n"
 
-    def event(self, ev: t.Dict[str, t.Any], flush: bool = False) -> None:
+    def event(self, ev: t.Dict[str, t.Any], flush: bool = False, session: t.Optional[str] = None) -> None:
         """Record one event (buffered: the writer thread appends it within a few ms, or
-        at once with ``flush``)."""
-        ev["session"] = self.session
+        at once with ``flush``; ``session``: of a run another driver launched)."""
+        ev["session"] = session or self.session
         line = _dumps(ev).encode() + b"\n"
         with self._lock:
             head = self._head_locked()
             if head:
                 self._buf.append(head)
             self._buf.append(line)
+            self._job_line_locked(ev, line)
             self._ensure_fold().add(ev)
             self._dirty = True
         if flush:
@@ -219,6 +313,7 @@ class ManifestWriter:
         line = _dumps(ev).encode() + b"\n"
         with self._lock:
             head = self._head_locked()
+            self._job_line_locked(ev, line)
             self._ensure_fold().add(ev)
             self._dirty = True
             try:
@@ -233,10 +328,25 @@ class ManifestWriter:
 
             get_logger(__name__).warning(f"could not write the launch journal {self.journal_path}: {exc}")
 
+    def _job_line_locked(self, ev: t.Dict[str, t.Any], line: bytes) -> None:
+        """Queue ``line`` for the job's own event log (``<path>/<name>.events.jsonl``)."""
+        kind = ev.get("event")
+        path: t.Optional[str]
+        if kind == "launch" and ev.get("path") and (ev.get("detached") or job_logs_wanted()):
+            path = self._job_logs[ev["name"]] = job_log_path(ev["path"], ev["name"])
+        elif kind == "end":
+            path = self._job_logs.pop(str(ev.get("name")), None)
+            if path is None and ev.get("path"):
+                path = job_log_path(ev["path"], ev["name"])
+        else:
+            return
+        if path is not None:
+            self._jobbuf.append((path, line))
+
     def flush(self) -> None:
         """Hand the buffered lines to the journal writer thread (returns at once: the
         launcher thread never waits on the file system)."""
-        if self._buf:
+        if self._buf or self._jobbuf:
             if self._writer is None:
                 with self._lock:
                     if self._writer is None:
@@ -260,10 +370,13 @@ class ManifestWriter:
 
     def _write_pending(self) -> None:
         with self._lock:
-            if not self._buf:
-                return
+            jobs, self._jobbuf = self._jobbuf, []
             data = b"".join(self._buf)
             self._buf.clear()
+        if jobs:
+            _append_job_lines(jobs)
+        if not data:
+            return
         try:
             self._open()
             view = memoryview(data)
@@ -285,15 +398,18 @@ class ManifestWriter:
             began = time.monotonic()
             if not force and began < self._next_checkpoint:
                 return
-            doc = self._ensure_fold().document(
-                {"name": self.exp_name, "path": self.exp_path, "launcher": self.launcher})
-            data = _dumps(doc).encode()
-            self._dirty = False
         tmp = f"{self.manifest_path}.{os.getpid()}.tmp"
         try:
-            with open(tmp, "wb") as handle:
-                handle.write(data)
-            os.replace(tmp, self.manifest_path)
+            with ExperimentLock(self.exp_path):
+                with self._lock:
+                    self._catch_up()
+                    doc = self._ensure_fold().document(
+                        {"name": self.exp_name, "path": self.exp_path, "launcher": self.launcher})
+                    data = _dumps(doc).encode()
+                    self._dirty = False
+                with open(tmp, "wb") as handle:
+                    handle.write(data)
+                os.replace(tmp, self.manifest_path)
             ended = time.monotonic()
             self._next_checkpoint = ended + self.CHECKPOINT_BACKOFF * (ended - began)
         except OSError as exc:

@@ -76,7 +76,8 @@ class _Owner:
 
     __slots__ = ("name", "prefixing", "lazy")
 
-    def __init__(self, name: str, prefixing: bool, lazy: t.Optional[t.Tuple[t.Any, t.List[int]]] = None):
+    def __init__(self, name: str, prefixing: bool,
+                 lazy: t.Optional[t.Tuple[t.Any, t.Sequence[int]]] = None) -> None:
         self.name = name
         self.prefixing = prefixing
         self.lazy = lazy  # (member table, untouched member positions)
@@ -270,20 +271,24 @@ def load_into(ops: t.Sequence[LoadOp], addresses: t.Sequence[str], password: t.O
 
 
 def _store_model(client: "Client", key: str, obj: "DBModel") -> None:
-    extra = dict(batch_size=obj.batch_size, min_batch_size=obj.min_batch_size,
-                 min_batch_timeout=obj.min_batch_timeout, tag=obj.tag,
-                 inputs=list(obj.inputs) or None, outputs=list(obj.outputs) or None)
-    if obj.multigpu:
-        if obj.file is not None:
+    extra: t.Dict[str, t.Any] = dict(
+        batch_size=obj.batch_size, min_batch_size=obj.min_batch_size,
+        min_batch_timeout=obj.min_batch_timeout, tag=obj.tag,
+        inputs=list(obj.inputs) or None, outputs=list(obj.outputs) or None)
+    if obj.file is not None:
+        if obj.multigpu:
             client.set_model_from_file_multigpu(key, str(obj.file), obj.backend, obj.first_device,
                                                 obj.devices_per_node, **extra)
         else:
+            client.set_model_from_file(key, str(obj.file), obj.backend, obj.device, **extra)
+    elif obj.model is not None:
+        if obj.multigpu:
             client.set_model_multigpu(key, obj.model, obj.backend, obj.first_device,
                                       obj.devices_per_node, **extra)
-    elif obj.file is not None:
-        client.set_model_from_file(key, str(obj.file), obj.backend, obj.device, **extra)
-    else:
-        client.set_model(key, obj.model, obj.backend, obj.device, **extra)
+        else:
+            client.set_model(key, obj.model, obj.backend, obj.device, **extra)
+    else:  # DBModel's constructor requires one of the two
+        raise ValueError(f"DBModel {obj.name!r} has neither a model nor a model file")
 
 
 def _store_script(client: "Client", key: str, obj: "DBScript") -> None:

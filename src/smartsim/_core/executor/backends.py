@@ -14,9 +14,11 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import io
+import math
 import os
 import sys
 import threading
+import time
 import warnings
 from collections import OrderedDict
 from typing import Any, Dict, Hashable, List, Optional, Sequence, Tuple
@@ -69,6 +71,9 @@ class BackendUnavailable(BackendError):
 
 # Intra-op threads for the runtimes (0: runtime default). Set by the worker.
 NUM_THREADS = 0
+# Timed calls per candidate thread count when a TorchScript model meets a new batch size
+# (TorchModel._pick).
+THREAD_TRIALS = 5
 
 _import_lock = threading.RLock()
 _modules: Dict[str, Any] = {}
@@ -146,7 +151,7 @@ def parse_device(device: str) -> Tuple[str, int]:
     return kind, index
 
 
-def _one_line(msg: str, limit: int = 4000) -> str:
+def _one_line(msg: object, limit: int = 4000) -> str:
     text = " ".join(str(msg).split())
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
@@ -223,17 +228,57 @@ class TorchModel:
             self.forward = self.module.forward  # skips nn.Module.__call__ hooks
         except Exception as exc:
             raise BackendError(_one_line(exc)) from exc
+        # rows (dim 0 of the first input) -> intra-op threads that ran it faster; see _pick
+        self._threads_for: Dict[int, int] = {}
+        self._trials: Dict[int, List[float]] = {}
+
+    def _pick(self, rows: int, threads: int):
+        """Intra-op threads for a call of ``rows`` rows: ``threads`` (the configured count)
+        or 1. Small batches of small models often run slower on several threads (waking
+        the pool costs more than the work it shares), so the first calls of each row count
+        alternate between the two and the faster (best of :data:`THREAD_TRIALS` each) is
+        kept. Never more than ``threads``. Returns (threads, trial slot or None)."""
+        chosen = self._threads_for.get(rows)
+        if chosen is not None:
+            return chosen, None
+        trial = self._trials.get(rows)
+        if trial is None:
+            if len(self._trials) >= 64:  # many shapes at once: stop measuring, keep the count
+                self._threads_for[rows] = threads
+                return threads, None
+            trial = self._trials[rows] = [math.inf, math.inf, 0]
+        n = int(trial[2])
+        if n >= 2 * THREAD_TRIALS:
+            del self._trials[rows]
+            best = 1 if trial[1] < trial[0] else threads
+            self._threads_for[rows] = best
+            return best, None
+        return (threads if n % 2 == 0 else 1), trial
 
     def run(self, arrays: Sequence[np.ndarray], n_outputs: int) -> List[np.ndarray]:
         torch = self.torch
         grad = torch.is_grad_enabled()
+        trial = None
+        threads = use = 1
+        if self.device.type == "cpu":
+            threads = torch.get_num_threads()
+            if threads > 1:
+                rows = arrays[0].shape[0] if arrays and arrays[0].ndim else 0
+                use, trial = self._pick(rows, threads)
         try:
             if grad:  # as RedisAI's NoGradGuard, without a context manager per call
                 torch._C._set_grad_enabled(False)
+            if use != threads:
+                torch.set_num_threads(use)
+            t0 = time.perf_counter() if trial is not None else 0.0
             if len(arrays) == 1:
                 value = self.forward(_to_torch(torch, arrays[0], self.device))
             else:
                 value = self.forward(*[_to_torch(torch, a, self.device) for a in arrays])
+            if trial is not None:
+                slot = 0 if use == threads else 1
+                trial[slot] = min(trial[slot], time.perf_counter() - t0)
+                trial[2] += 1
             return _torch_outputs(torch, value, "forward", n_outputs)
         except BackendError:
             raise
@@ -242,6 +287,8 @@ class TorchModel:
         finally:
             if grad:
                 torch._C._set_grad_enabled(True)
+            if use != threads:
+                torch.set_num_threads(threads)
 
 
 def _script_resolver(torch):

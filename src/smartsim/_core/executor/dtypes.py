@@ -6,7 +6,7 @@ arrays of ``bytes`` here.
 """
 from __future__ import annotations
 
-from typing import Sequence, Tuple
+from typing import Dict, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -25,7 +25,7 @@ class TensorTypeError(ValueError):
 
 
 # RedisAI name -> numpy dtype (STRING handled apart).
-NUMPY_OF = {
+NUMPY_OF: Dict[str, np.dtype] = {
     "FLOAT": np.dtype(np.float32),
     "DOUBLE": np.dtype(np.float64),
     "INT8": np.dtype(np.int8),
@@ -81,7 +81,7 @@ def decode(dtype: str, shape: Sequence[int], blob) -> np.ndarray:
     return np.ndarray(shape, dt, blob)  # a view of the blob, as frombuffer().reshape()
 
 
-def encode(arr: np.ndarray) -> Tuple[str, bytes, object]:
+def encode(arr: np.ndarray) -> Tuple[str, bytes, Union[bytes, memoryview]]:
     """ndarray -> ``(dtype name, shape as b"d0 d1 ...", C-order buffer)``.
 
     The buffer is a memoryview of the array when it is already C-contiguous.
@@ -97,7 +97,7 @@ def encode(arr: np.ndarray) -> Tuple[str, bytes, object]:
             arr = np.ascontiguousarray(arr)
         if arr.size == 0:
             return name, shape, b""
-        return name, shape, memoryview(arr).cast("B")
+        return name, shape, arr.data.cast("B")  # arr.data: the array's memoryview
     if dt.kind in "OSU":
         items = arr.reshape(-1).tolist()
         out = []
@@ -118,4 +118,4 @@ def encode(arr: np.ndarray) -> Tuple[str, bytes, object]:
         arr = np.ascontiguousarray(arr)
     if arr.size == 0:
         return name, shape, b""
-    return name, shape, memoryview(arr).cast("B")
+    return name, shape, arr.data.cast("B")

@@ -194,6 +194,9 @@ class Connection:
             raise ConnectionLost(f"lost connection to redis at {self.address}: {exc}") from exc
 
     def _send_rest(self, out, sent: int) -> None:
+        sock = self._sock
+        if sock is None:
+            raise ConnectionLost(f"not connected to {self.address}")
         for buf in out:
             n = buf.nbytes if isinstance(buf, memoryview) else len(buf)
             if sent >= n:
@@ -202,7 +205,7 @@ class Connection:
             mv = memoryview(buf)
             if mv.ndim != 1 or mv.itemsize != 1:
                 mv = mv.cast("B")
-            self._sock.sendall(mv[sent:])
+            sock.sendall(mv[sent:])
             sent = 0
 
     # -- reading ------------------------------------------------------------------
@@ -222,7 +225,7 @@ class Connection:
             if not n:
                 self.close()
                 raise ConnectionLost(f"redis at {self.address} closed the connection")
-            reader.feed(self._buf, 0, n)
+            reader.feed(self._buf, 0, n)  # type: ignore[arg-type]  # hiredis takes any buffer; its stub says bytes
             reply = reader.gets()
         return reply
 

@@ -107,6 +107,7 @@ class Generator:
         self.progress = progress
         self._bar: t.Optional[ProgressBar] = None
         self._done = 0
+        self._files = 0  # files placed or rendered so far (the progress bar shows them)
         self.overwrite = overwrite
         self.verbose = verbose
         self.tag = ";"
@@ -240,7 +241,8 @@ class Generator:
         with open(self.log_file, mode="w", encoding="utf-8") as log_file:
             log_file.write(f"Generation start date and time: {datetime.now().strftime('%d/%m/%Y %H:%M:%S')}\n")
         total = sum(len(ens) for ens in ensembles) + len(models)
-        self._bar = ProgressBar("Generating", total, enabled=progress_wanted(self.progress))
+        self._bar = ProgressBar("Generating", total, enabled=progress_wanted(self.progress),
+                                kind="generate")
         try:
             for db in dbs:
                 self._gen_orchestrator_dir(db)
@@ -252,7 +254,7 @@ class Generator:
                 model.path = dst
                 self._place_files(model.files, dst)
                 self._configure_single(model.name, model.params, model.files, dst)
-                self._advance(1)
+                self._advance(1, model.files)
         finally:
             self._bar.close()
             if self._log_entries:
@@ -260,10 +262,14 @@ class Generator:
                     log_file.write("".join(self._log_entries))
                 self._log_entries.clear()
 
-    def _advance(self, n: int) -> None:
+    def _advance(self, n: int, files: t.Optional[EntityFiles]) -> None:
+        """``n`` members done, each with ``files`` placed or rendered (for the progress bar)."""
         self._done += n
+        if files:
+            # a copied directory counts as one: the bar shows progress, not an inventory
+            self._files += n * (len(files.copy) + len(files.link) + len(files.template_outputs()[0]))
         if self._bar is not None:
-            self._bar.update(done=self._done)
+            self._bar.update(done=self._done, files=self._files)
 
     def _check_ensemble(self, ens: Ensemble) -> None:
         table = ens.member_table
@@ -344,14 +350,14 @@ class Generator:
                 table.member(i).path = dst
             self._place_files(state.files, dst)
             self._configure_single(name, state.params, state.files, dst)
-            self._advance(1)
+            self._advance(1, state.files)
         for model in table.added.values():
             dst = os.path.join(ens_dir, model.name)
             self._prepare_dir(dst)
             model.path = dst
             self._place_files(model.files, dst)
             self._configure_single(model.name, model.params, model.files, dst)
-            self._advance(1)
+            self._advance(1, model.files)
 
     def _render_expanded(self, ens: Ensemble, positions: np.ndarray, ens_dir: str) -> None:
         """All not-yet-materialised expanded members in one pass per parameter pattern."""
@@ -390,6 +396,7 @@ class Generator:
                     member_ids = positions[rows].tolist()
                     dirs = [prefix + str(i).encode() for i in member_ids]
                     sub_index = np.ascontiguousarray(table[positions[rows]][:, cols])
+                    job: t.Tuple[t.Any, ...]  # render_members' arguments, in order
                     if tset is not None:
                         logs = self._params_logs(ens.name, member_ids, tset, sub_index, cols, ens)
                         job = (tset.compiled, tset.out_names, dirs, sub_index, slot_columns, values,
@@ -398,11 +405,11 @@ class Generator:
                         job = ([], [], dirs, sub_index, [], values, None, None, None, True)
                     if pending is not None:
                         pending.result()
-                        self._advance(pending_rows)
+                        self._advance(pending_rows, files)
                     pending, pending_rows = writer.submit(render.render_members, *job), len(rows)
                 if pending is not None:
                     pending.result()
-                    self._advance(pending_rows)
+                    self._advance(pending_rows, files)
 
     def _place_members(self, files: EntityFiles, dirs: t.List[str]) -> None:
         if not (files.copy or files.link):

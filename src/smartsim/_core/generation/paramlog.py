@@ -91,7 +91,7 @@ from itertools import chain as _chain, repeat as _repeat
 from operator import add as _add, sub as _sub
 
 try:  # tabulate does the same optional import to enable wide-character support
-    import wcwidth as _wcwidth_mod  # type: ignore[import-not-found]
+    import wcwidth as _wcwidth_mod
 
     _wcswidth: t.Optional[t.Callable[[str], int]] = _wcwidth_mod.wcswidth
 except ImportError:  # pragma: no cover - depends on the environment
@@ -171,7 +171,7 @@ def _slow_rank(s: str) -> int:
     return _STR
 
 
-def _col_rank(col: t.List[str]) -> int:
+def _col_rank(col: t.Sequence[str]) -> int:
     """tabulate's ``_column_type`` (reduce with _more_generic, starting at bool)."""
     r = _BOOL
     for s in col:
@@ -270,7 +270,7 @@ def _split_nl(s: str) -> t.List[str]:
     return s.replace("\r", "\n").split("\n")
 
 
-def _decimal_strings(col: t.List[str]) -> t.List[str]:
+def _decimal_strings(col: t.Sequence[str]) -> t.List[str]:
     decs = [_afterpoint(s) for s in col]
     md = max(decs)
     return [s + (md - d) * " " if d != md else s for s, d in zip(col, decs)]
@@ -349,8 +349,8 @@ def _fast_column(
                             i = -1
                             for _ in range(ips.count(-1)):  # no "." in these
                                 i = ips.index(-1, i + 1)
-                                p = g[i].find("e")
-                                ips[i] = p if p >= 0 else len(g[i])
+                                e_at = g[i].find("e")
+                                ips[i] = e_at if e_at >= 0 else len(g[i])
                             q = list(map(_sub, map(len, g), ips))  # decimals + 1
                             mq = max(q)
                             known_width = max(ips) + mq
@@ -518,13 +518,13 @@ def _general(cols: t.List[t.List[str]], headers: t.List[str], wide: bool, multil
     """Literal transliteration of tabulate 0.10.0 for str cells (any shape of text)."""
     lw: t.Callable[[str], int] = _wc if wide else len
 
+    wf: t.Callable[[str], int] = lw
     if multiline:
 
-        def wf(s: str) -> int:
+        def multiline_width(s: str) -> int:
             return max(map(lw, _split_nl(s)))
 
-    else:
-        wf = lw
+        wf = multiline_width
 
     ranks = [_col_rank(c) for c in cols]
     cols = [[_fmt_float(v) for v in c] if r == _FLOAT else c for c, r in zip(cols, ranks)]

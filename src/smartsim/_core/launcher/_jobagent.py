@@ -87,8 +87,8 @@ def _start(spool: str, step_id: str, keep: "dict[str, str]") -> "subprocess.Pope
             err.write(f"could not start {req['argv'][0]}: {exc}\n".encode())
         return 127
     finally:
-        for handle in {id(h): h for h in (out, err) if h is not None}.values():
-            handle.close()
+        for stream in {id(h): h for h in (out, err) if h is not None}.values():
+            stream.close()
 
 
 def agent(launcher: str, spool: str) -> int:
@@ -182,7 +182,7 @@ def _fd_path(fd: int) -> "str | None":
 
 
 def step(spool: str, step_id: str, argv: "list[str]") -> int:
-    cancel = []
+    cancel: "list[float]" = []  # when a stop was first asked for (monotonic), if it was
 
     def on_signal(signum: int, _frame: object) -> None:
         if not cancel:

@@ -36,7 +36,7 @@ BATCH_DELAY = 0.02
 
 
 def _token_holders(needle: bytes, me: int) -> "list[int]":
-    pids = []
+    pids: "list[int]" = []
     try:
         entries = os.listdir("/proc")
     except OSError:

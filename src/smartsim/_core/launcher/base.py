@@ -49,6 +49,8 @@ logger = get_logger(__name__)
 # its descendants: the watchdog finds strays of a killed driver by it.
 TOKEN_VAR = "_SMARTSIM_LAUNCH_TOKEN"
 DEFAULT_STOP_GRACE = float(os.environ.get("SMARTSIM_STOP_GRACE", "2.0"))
+# a job's own event log (its journal lines: launch, end) is <path>/<name><JOB_LOG_SUFFIX>
+JOB_LOG_SUFFIX = ".events.jsonl"
 
 _QUEUED = SmartSimStatus.STATUS_QUEUED
 _RUNNING = SmartSimStatus.STATUS_RUNNING
@@ -92,7 +94,7 @@ class Task:
     __slots__ = (
         "name", "argv", "cwd", "env", "out", "err", "pool", "owner", "run_id", "etype", "ensemble",
         "is_db", "status", "returncode", "pid", "pidfd", "popen", "t_launch", "t_end", "stopping",
-        "error", "env_names", "inflight", "kill_at", "fds",
+        "error", "env_names", "inflight", "kill_at", "fds", "detached", "adopted",
     )
 
     def __init__(self, name: str, argv: t.List[str], cwd: str, env: t.List[bytes], out: str, err: str,
@@ -123,6 +125,10 @@ class Task:
         self.inflight = False
         self.kill_at = 0.0
         self.fds: t.Optional[t.Tuple[int, int]] = None
+        # detached: outlives the driver (no watchdog, no stop at exit or on Ctrl-C);
+        # adopted: started by another driver, watched here through a pidfd (not our child)
+        self.detached = False
+        self.adopted = False
 
     @property
     def live(self) -> bool:

@@ -73,7 +73,7 @@ import weakref
 
 from ...log import get_logger
 from ...status import SmartSimStatus
-from .base import (DEFAULT_STOP_GRACE, TERMINAL, TOKEN_VAR, Capabilities, Launcher, Pool, Task,
+from .base import (DEFAULT_STOP_GRACE, JOB_LOG_SUFFIX, TERMINAL, TOKEN_VAR, Capabilities, Launcher, Pool, Task,
                    register_launcher)
 
 logger = get_logger(__name__)
@@ -113,7 +113,8 @@ def _fork_exec_fast(argv: t.List[str], cwd: str, env: t.List[bytes], stdin: int,
                 args, (args[0],), True, (errpipe_write,), cwd, env,
                 stdin, -1, -1, out, -1, err,
                 errpipe_read, errpipe_write,
-                True, True, -1, None, None, None, -1, None, True)
+                True, True, -1, None, None, None, -1, None, True)  # type: ignore[arg-type]
+            # (the stub of this private CPython call lags its signature, which varies by version)
         finally:
             os.close(errpipe_write)
         data = bytearray()
@@ -273,7 +274,7 @@ class LocalLauncher(Launcher):
         """End every live task and wait for them (interpreter exit)."""
         if self._pid != os.getpid():
             return
-        tasks = self.live_tasks()
+        tasks = [task for task in self.live_tasks() if not task.detached]
         if tasks:
             self.stop(tasks, grace)
             if not self.wait(tasks, grace + 2.0):
@@ -453,10 +454,13 @@ class LocalLauncher(Launcher):
                 pool.pending.append(task)
             if cmd[2] is not None:
                 self._submitted.append((cmd[2], cmd[1]))
+        elif kind == "adopt":
+            self._adopt(cmd[1], cmd[2])
         elif kind == "stop":
             self._stop(cmd[1], cmd[2])
         elif kind == "interrupt":
-            wanted = lambda task: getattr(task.owner, "kill_on_interrupt", True)  # noqa: E731
+            wanted = lambda task: (not task.detached  # noqa: E731
+                                   and getattr(task.owner, "kill_on_interrupt", True))
             tasks = [task for task in self._by_fd.values() if wanted(task)]
             tasks += [task for task in self._inflight if wanted(task)]
             for pool in self._active_pools:
@@ -646,7 +650,7 @@ class LocalLauncher(Launcher):
         if fd >= 0:
             self._by_fd[fd] = task
             self._ep.register(fd, select.EPOLLIN)
-        if self._wd_fd >= 0:
+        if self._wd_fd >= 0 and not task.detached:
             self._wd_buf += b"+%d\n" % pid
         owner = task.owner
         if owner is not None:
@@ -663,6 +667,9 @@ class LocalLauncher(Launcher):
             # the leader is a zombie until waitpid, so the pgid cannot have been recycled:
             # end whatever else the member left in its group
             _killpg(pid, signal.SIGKILL)
+        if task.adopted:
+            self._reap_adopted(task)
+            return
         try:
             got, status = os.waitpid(pid, os.WNOHANG)
         except ChildProcessError:
@@ -687,7 +694,10 @@ class LocalLauncher(Launcher):
         else:
             rc = os.waitstatus_to_exitcode(status)
             task.returncode = rc
-            if task.stopping:
+            if task.stopping or (task.detached and rc and rc < 0 and (
+                    read_exit_record(task)[2] or read_exit_record(task)[0] is None)):
+                # a detached run stopped by another driver: its supervisor says so, or was
+                # killed itself before it could
                 task.status = _CANCELLED
             else:
                 task.status = _COMPLETED if rc == 0 else _FAILED
@@ -698,8 +708,63 @@ class LocalLauncher(Launcher):
             task.pool.alive -= 1
             if (task.pool.pending or task.pool.prepared) and task.pool not in self._active_pools:
                 self._active_pools.append(task.pool)
-        if self._wd_fd >= 0:
+        if self._wd_fd >= 0 and not task.detached:
             self._wd_buf += b"-%d\n" % pid
+        self._ended(task)
+
+    # -- processes another driver started (detached, then attached here) --------------------
+    def adopt(self, tasks: t.Sequence[Task]) -> None:
+        """Watch running processes this process did not start (their ``pid`` set, their
+        supervisor recording the exit status in ``exit_status_file(task)``): each becomes
+        Running and ends when its process does. Returns once they are watched."""
+        done = threading.Event()
+        self._command(("adopt", list(tasks), done))
+        done.wait(30.0)
+
+    def _adopt(self, tasks: t.Sequence[Task], done: threading.Event) -> None:
+        for task in tasks:
+            task.adopted = task.detached = True
+            try:
+                fd = os.pidfd_open(int(t.cast(int, task.pid)))
+            except (OSError, TypeError, ValueError):
+                fd = -1
+            if fd < 0:
+                self._finish_adopted(task)
+                continue
+            task.status = _RUNNING
+            task.pidfd = fd
+            self._by_fd[fd] = task
+            self._ep.register(fd, select.EPOLLIN)
+        done.set()
+
+    def _reap_adopted(self, task: Task) -> None:
+        fd = task.pidfd
+        try:
+            self._ep.unregister(fd)
+        except (OSError, ValueError):
+            pass
+        self._by_fd.pop(fd, None)
+        os.close(fd)
+        task.pidfd = -1
+        if task.stopping:
+            _killpg(t.cast(int, task.pid), signal.SIGKILL)  # what the task left in its group
+        self._finish_adopted(task)
+
+    def _finish_adopted(self, task: Task) -> None:
+        """An adopted process is gone: its status from its supervisor's exit-status file."""
+        code, t_end, stopped = read_exit_record(task)
+        task.returncode = code
+        task.t_end = t_end if t_end is not None else time.time()
+        if task.stopping or stopped:
+            task.status = _CANCELLED
+        elif code is None:
+            # its supervisor always records the end unless it was killed itself: stopped by
+            # someone else (another driver, smart teardown, a kill)
+            task.status = _CANCELLED
+            task.error = (f"{task.name} (pid {task.pid}) was ended by a signal before it could record "
+                          f"an exit status ({exit_status_file(task)})")
+        else:
+            task.status = _COMPLETED if code == 0 else _FAILED
         self._ended(task)
 
     def _ended(self, task: Task) -> None:
@@ -707,6 +772,55 @@ class LocalLauncher(Launcher):
         if owner is not None:
             owner._on_end(task)
             self._touched.add(owner)
+
+
+EXIT_SUFFIX = ".exitcode"
+SUPERVISOR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_supervisor.py")
+
+
+def exit_status_file(task: Task) -> str:
+    """Where a task records its own exit status: a batch job's tasks, and a detached
+    task's supervisor (``<cwd>/<name>.exitcode``)."""
+    return os.path.join(task.cwd, task.name + EXIT_SUFFIX)
+
+
+def read_exit_status(task: Task) -> t.Tuple[t.Optional[int], t.Optional[float]]:
+    """The exit status a task recorded and when (None, None: none yet)."""
+    code, when, _ = read_exit_record(task)
+    return code, when
+
+
+def read_exit_record(task: Task) -> t.Tuple[t.Optional[int], t.Optional[float], bool]:
+    """(exit status, when, whether it was stopped) as recorded (None, None, False: nothing)."""
+    try:
+        with open(exit_status_file(task), encoding="utf-8") as handle:
+            lines = handle.read().split()
+            return int(lines[0]), os.fstat(handle.fileno()).st_mtime, "stopped" in lines[1:]
+    except (OSError, ValueError, IndexError):
+        return None, None, False
+
+
+def supervised_argv(task: Task, journal: t.Optional[str], session: str) -> t.List[str]:
+    """``task.argv`` under the supervisor that records its end (a detached task: no
+    driver may be there to reap it)."""
+    import json  # pylint: disable=import-outside-toplevel
+
+    spec = {"exit_file": exit_status_file(task), "journal": journal, "session": session,
+            "name": task.name, "run_id": task.run_id,
+            "job_log": os.path.join(task.cwd, task.name + JOB_LOG_SUFFIX) if journal else None}
+    return [sys.executable, "-I", "-S", SUPERVISOR, json.dumps(spec, separators=(",", ":")), "--",
+            *task.argv]
+
+
+def process_start_time(pid: int) -> t.Optional[int]:
+    """The start time of ``pid`` in clock ticks since boot (``/proc/<pid>/stat`` field 22):
+    with the pid, it names one process (a recycled pid has another start time)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            fields = handle.read().rsplit(b")", 1)[1].split()
+        return int(fields[19])
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 def _killpg(pgid: int, sig: int) -> None:

@@ -214,7 +214,8 @@ class SlurmLauncher(LocalLauncher):
                 task.t_launch = now
                 self._job_of[task] = job.job_id
             self._jobs[job.job_id] = job
-            self._wd_buf += b"=%s\n" % job.job_id.encode()
+            if not all(task.detached for task in job.tasks):  # a detached job outlives the driver
+                self._wd_buf += b"=%s\n" % job.job_id.encode()
             if self._poller is None:
                 self._poller = threading.Thread(target=self._poll_jobs, name="smartsim-slurm-poller",
                                                 daemon=True)

@@ -62,7 +62,7 @@ from ...error import LauncherError, SSUnsupportedError
 from ...log import get_logger
 from ...status import SmartSimStatus
 from .base import DEFAULT_STOP_GRACE, BatchJob, Capabilities, Task
-from .local import LocalLauncher
+from .local import EXIT_SUFFIX, LocalLauncher  # (a detached task records its status the same way)
 
 logger = get_logger(__name__)
 
@@ -77,7 +77,6 @@ WAITING = "waiting"   # not started yet (queued, held)
 ACTIVE = "active"     # started and not over (running, suspended, exiting)
 ENDED = "ended"       # over: finished, failed, cancelled
 
-EXIT_SUFFIX = ".exitcode"
 AGENT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_jobagent.py")
 
 
@@ -224,7 +223,7 @@ class SchedulerLauncher(LocalLauncher):
         self._started: t.Set[str] = set()
         self._ended_at: t.Dict[str, float] = {}
         self._poller: t.Optional[threading.Thread] = None
-        self._held: t.Dict[str, _Held] = {}
+        self._held_jobs: t.Dict[str, _Held] = {}
         self._spools: t.Dict[str, str] = {}
         self._cancelled: t.Set[str] = set()
         self._interrupted = False
@@ -278,7 +277,7 @@ class SchedulerLauncher(LocalLauncher):
                 allocation: t.Optional[str] = None) -> t.List[str]:
         if allocation is None:
             return self.step_on_host(list(argv), host, name)
-        held = self._held.get(allocation)
+        held = self._held_jobs.get(allocation)
         if held is None:
             raise LauncherError(f"{allocation} is not a batch job this driver holds")
         # a relay here stands for the step the job's agent runs there
@@ -305,12 +304,12 @@ class SchedulerLauncher(LocalLauncher):
             shutil.rmtree(spool, ignore_errors=True)
             raise
         job_id = t.cast(str, job.job_id)
-        self._held[job_id] = _Held(spool, holder)
+        self._held_jobs[job_id] = _Held(spool, holder)
         ready = os.path.join(spool, "hosts")
         deadline = time.monotonic() + timeout
         while not os.path.exists(ready):
             if not holder.live:
-                self._held.pop(job_id, None)
+                self._held_jobs.pop(job_id, None)
                 raise LauncherError(
                     f"the batch job {job_id} holding the nodes of {name!r} ended before its agent "
                     f"was ready{f' ({holder.error})' if holder.error else ''}; see {holder.err} "
@@ -328,7 +327,7 @@ class SchedulerLauncher(LocalLauncher):
         return job_id, list(hosts)
 
     def release_allocation(self, allocation: str) -> None:
-        held = self._held.pop(allocation, None)
+        held = self._held_jobs.pop(allocation, None)
         if held is not None:
             try:
                 with open(os.path.join(held.spool, "stop"), "w", encoding="utf-8"):
@@ -382,7 +381,8 @@ class SchedulerLauncher(LocalLauncher):
                 task.t_launch = now
                 self._job_of[task] = job_id
             self._jobs[job_id] = job
-            self._wd_buf += b"=%s\n" % job_id.encode()
+            if not all(task.detached for task in job.tasks):  # a detached job outlives the driver
+                self._wd_buf += b"=%s\n" % job_id.encode()
             if self._poller is None:
                 self._poller = threading.Thread(target=self._poll_jobs, daemon=True,
                                                 name=f"smartsim-{self.name}-poller")
@@ -397,8 +397,8 @@ class SchedulerLauncher(LocalLauncher):
             if self._interrupted:
                 self._interrupted = False
                 with self.cond:
-                    wanted = [task for task in self._job_of
-                              if task.live and getattr(task.owner, "kill_on_interrupt", True)]
+                    wanted = [task for task in self._job_of if task.live and not task.detached
+                              and getattr(task.owner, "kill_on_interrupt", True)]
                 if wanted:
                     self.stop(wanted)
             with self.cond:

@@ -14,6 +14,9 @@ from pathlib import Path
 LIB_DIR = Path(__file__).resolve().parent
 SOURCE_DIR = LIB_DIR.parent / "aimodule"
 MODULE_FILENAME = "redisai.so"
+# The private folder a build in place compiles into before renaming the module over the old
+# one; a build that was killed leaves it behind (``remove_built`` clears it).
+BUILD_DIR_PREFIX = ".build-"
 
 
 def sources() -> t.List[str]:
@@ -68,3 +71,66 @@ def build(out_dir: t.Union[str, Path], build_temp: t.Union[str, Path], compiler:
     compiler.link_shared_object(objects, MODULE_FILENAME, output_dir=str(out_dir),
                                 extra_postargs=link_flags(sanitize), target_lang="c")
     return Path(out_dir) / MODULE_FILENAME
+
+
+def _build_lock(lib_dir: Path) -> t.IO[str]:
+    """An open lock file, held exclusively: one build (or removal) per module folder."""
+    import fcntl  # pylint: disable=import-outside-toplevel
+    import hashlib  # pylint: disable=import-outside-toplevel
+    import tempfile  # pylint: disable=import-outside-toplevel
+
+    # In the temp directory, not in lib_dir: a lock file there would be one more artefact.
+    key = hashlib.sha1(str(lib_dir).encode()).hexdigest()[:12]
+    handle = open(Path(tempfile.gettempdir()) / f"smartsim-aimodule-{key}.lock", "w")
+    fcntl.flock(handle, fcntl.LOCK_EX)
+    return handle
+
+
+def build_in_place(lib_dir: t.Union[str, Path] = LIB_DIR, force: bool = False,
+                   compiler: t.Any = None) -> t.Tuple[Path, bool]:
+    """Bring ``lib_dir/redisai.so`` up to date: unless it is current (or ``force``), compile
+    into a private folder in ``lib_dir`` and rename the result over the old file, so a
+    running server keeps the module it loaded and nobody sees half a file. One build at a
+    time per folder. Returns the module's path and whether it was compiled.
+
+    Raises ``OSError`` when ``lib_dir`` cannot be written, and the compiler's error when a
+    source does not compile."""
+    import shutil  # pylint: disable=import-outside-toplevel
+    import tempfile  # pylint: disable=import-outside-toplevel
+
+    lib_dir = Path(lib_dir).resolve()
+    target = lib_dir / MODULE_FILENAME
+    with _build_lock(lib_dir):
+        if not force and is_current(target):  # another process built it meanwhile
+            return target, False
+        out = tempfile.mkdtemp(prefix=BUILD_DIR_PREFIX, dir=lib_dir)
+        objects = tempfile.mkdtemp(prefix="aimodule-obj-")
+        try:
+            os.replace(build(out, objects, compiler=compiler), target)
+        finally:
+            shutil.rmtree(out, ignore_errors=True)
+            shutil.rmtree(objects, ignore_errors=True)
+    return target, True
+
+
+def built_artefacts(lib_dir: t.Union[str, Path] = LIB_DIR) -> t.List[Path]:
+    """What builds left in ``lib_dir``: the module and folders of builds that were killed."""
+    lib_dir = Path(lib_dir)
+    found = [lib_dir / MODULE_FILENAME] if (lib_dir / MODULE_FILENAME).is_file() else []
+    return found + sorted(p for p in lib_dir.glob(BUILD_DIR_PREFIX + "*") if p.is_dir())
+
+
+def remove_built(lib_dir: t.Union[str, Path] = LIB_DIR) -> t.List[Path]:
+    """Remove :func:`built_artefacts` (nothing else); returns what was removed. Waits for a
+    build in progress, whose folder would otherwise vanish under it."""
+    import shutil  # pylint: disable=import-outside-toplevel
+
+    lib_dir = Path(lib_dir).resolve()
+    with _build_lock(lib_dir):
+        removed = built_artefacts(lib_dir)
+        for path in removed:
+            if path.is_dir():
+                shutil.rmtree(path)
+            else:
+                path.unlink()
+    return removed

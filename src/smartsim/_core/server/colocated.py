@@ -33,12 +33,13 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import config as _config  # noqa: E402  pylint: disable=wrong-import-position,import-error
-import miniresp  # noqa: E402  pylint: disable=wrong-import-position,import-error
+# run as a script by its path (no smartsim on sys.path), so the siblings import top-level
+import config as _config  # type: ignore[import-not-found]  # noqa: E402  pylint: disable=wrong-import-position,import-error
+import miniresp  # type: ignore[import-not-found]  # noqa: E402  pylint: disable=wrong-import-position,import-error
 
 PREFIX = "smartsim colocated database"
 STOP_GRACE = 5.0
-_pending_signal = []
+_pending_signal: list[int] = []  # signal numbers received, handled by the main loop
 
 
 def _say(msg):

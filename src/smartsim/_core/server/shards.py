@@ -319,6 +319,7 @@ class _Sidecar:
         base = os.path.join(orc.path, f"{shard.name}-executor")
         task = Task(f"{shard.name}-executor", argv, orc.path, self.env, base + ".out",
                     base + ".err", self, self.starts, "Executor", None, is_db=True)
+        task.detached = shard.detached  # it lives as long as its shard does (--parent-pid)
         self.starts += 1
         self.task = task
         self.launcher.submit([task], wait_launched=False)

@@ -41,7 +41,7 @@ def check_name(name: t.Any, kind: str) -> str:
 def is_valid_cmd(command: t.Optional[str]) -> bool:
     """True when ``command`` resolves to an executable."""
     try:
-        return bool(command) and bool(expand_exe_path(command))
+        return bool(command and expand_exe_path(command))
     except (TypeError, FileNotFoundError):
         return False
 
