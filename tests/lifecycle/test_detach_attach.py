@@ -34,8 +34,10 @@ def test_detached_work_survives_its_driver_and_a_new_driver_attaches(exp_path, p
     pids = [(run["job_id"], run["start_ticks"]) for run in alive]
 
     exp = Experiment.attach(exp_path)
-    assert set(exp.entities) == {"orchestrator", "ens"}
+    assert set(exp.entities) == {"orchestrator", "ens", "not_detached"}
     ens, db = exp.entities["ens"], exp.entities["orchestrator"]
+    # ended with driver 1 (by its watchdog, or by its exit hook), and recorded as such
+    assert exp.get_status(exp.entities["not_detached"]) == [CANCELLED]
     assert ens.member_names() == [f"ens_{i}" for i in range(4)]
     assert exp.get_status(ens) == [RUNNING] * 4
     assert exp.get_status(db) == [RUNNING]
@@ -48,7 +50,7 @@ def test_detached_work_survives_its_driver_and_a_new_driver_attaches(exp_path, p
     assert exp.get_status(ens) == [CANCELLED] * 4 and exp.finished(ens)
     assert not db.is_active()
     assert wait_gone(pids) == [], "a process of the experiment outlived stop"
-    assert exp.summary().count("STATUS_CANCELLED") == 5
+    assert exp.summary().count("STATUS_CANCELLED") == 6
     exp._control.checkpoint()
     with open(exp_path / "smartsim_manifest.json", encoding="utf-8") as handle:
         runs = {run["name"]: run for run in json.load(handle)["runs"]}

@@ -1,5 +1,5 @@
-"""Driver 1: starts a database and a 4-member ensemble detached, writes READY, then waits
-to be killed (``kill``) or exits at once (``exit``)."""
+"""Driver 1: starts a database and a 4-member ensemble detached and one model not detached,
+writes READY, then waits to be killed (``kill``) or exits at once (``exit``)."""
 import os
 import sys
 import time
@@ -13,6 +13,9 @@ rs = exp.create_run_settings(sys.executable, exe_args=[os.path.join(os.path.dirn
 ens = exp.create_ensemble("ens", run_settings=rs, replicas=4)
 exp.start(db, block=False, detach=True)
 exp.start(ens, block=False, detach=True)
+# not detached: the watchdog (kill) or the exit hook (exit) must still end it
+sleeper = exp.create_model("not_detached", exp.create_run_settings("sleep", exe_args=["600"]))
+exp.start(sleeper, block=False)
 deadline = time.time() + 60
 stored = []
 while time.time() < deadline:
