@@ -366,3 +366,52 @@ def test_sigkilled_driver_leaves_no_job_or_step(local_slurm, tmp_path):
             driver.wait()
         local_slurm.run(["scancel", alloc])
         _gone(local_slurm, [alloc], timeout=10)
+
+
+DETACH_DRIVER = """\
+    # two ensembles as batch jobs, detached (they outlive this driver), and one model as a
+    # batch job, not detached (this driver's exit must cancel it)
+    rs = srun_settings("sleep 120")
+    rs.run_args["overlap"] = None
+    bs = exp.create_batch_settings(nodes=1, time="00:05:00")
+    kept = [exp.create_ensemble(name, run_settings=rs, batch_settings=bs, replicas=2) for name in ("a", "b")]
+    plain = exp.create_model("c", srun_settings("sleep 120"), batch_settings=bs)
+    exp.start(*kept, block=False, detach=True)
+    exp.start(plain, block=False)
+    for ens in kept:
+        wait_for(ens, ["Running"] * 2)
+    emit(jobs={name: rows()[name + "_0"]["job"] for name in ("a", "b")}, plain=rows()["c"]["job"])
+    """
+
+ATTACH_DRIVER = """\
+    exp = Experiment.attach(sys.argv[1])
+    a, b = exp.entities["a"], exp.entities["b"]
+    before = {"a": statuses(a), "b": statuses(b), "c": statuses(exp.entities["c"])}
+    exp.stop(a)
+    emit(before=before, after={"a": statuses(a), "b": statuses(b)})
+    """
+
+
+def test_detached_batch_jobs_outlive_the_driver_and_are_attached_and_torn_down(local_slurm, tmp_path):
+    env = {"XDG_STATE_HOME": str(tmp_path / "state")}
+    first = _driver(local_slurm, tmp_path, DETACH_DRIVER, env=env)
+    jobs = first["jobs"]
+    # driver 1 has exited: its plain batch job is cancelled, the detached ones still run
+    assert _gone(local_slurm, [first["plain"]], timeout=10) is not None
+    live = {line.split()[0]: line.split()[1] for line in _queue(local_slurm, "--format=%i %T")}
+    assert live.get(jobs["a"]) == "RUNNING" and live.get(jobs["b"]) == "RUNNING", live
+
+    second = _driver(local_slurm, tmp_path, ATTACH_DRIVER, env=env)
+    assert second["before"] == {"a": ["Running"] * 2, "b": ["Running"] * 2, "c": ["Cancelled"]}, second
+    assert second["after"] == {"a": ["Cancelled"] * 2, "b": ["Running"] * 2}, second
+    assert _gone(local_slurm, [jobs["a"]], timeout=10) is not None, "stop did not cancel the attached job"
+    assert _final_state(local_slurm, jobs["a"]) == "CANCELLED"
+
+    # what is left (ensemble b) goes with smart teardown, by the job id recorded at launch
+    proc = subprocess.run([sys.executable, "-m", "smartsim._core.cli", "teardown", "--exp-path",
+                           str(tmp_path / "exp")], env=dict(local_slurm.env, **env),
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert f"slurm job {jobs['b']}" in proc.stdout, proc.stdout
+    assert _gone(local_slurm, [jobs["b"]], timeout=10) is not None, "teardown did not cancel the job"
+    assert _drained(local_slurm) == []

@@ -55,12 +55,12 @@ def user_index_path() -> str:
 
 
 def same_process(pid: t.Any, start_ticks: t.Any) -> bool:
-    """Is ``pid`` still the process that was recorded (same start time)?"""
+    """Is ``pid`` still the process that was recorded (same start time)? Only a process id
+    recorded as an integer counts: a scheduler's job id (recorded as a string, "1234") is
+    never a process of this host, even when a process with that number exists."""
     from ..launcher.local import process_start_time  # pylint: disable=import-outside-toplevel
 
-    try:
-        pid = int(pid)
-    except (TypeError, ValueError):
+    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
         return False
     now = process_start_time(pid)
     if now is None:
@@ -304,8 +304,10 @@ class Lifecycle:
         task.argv = list(run.get("command") or [])
         task.t_launch = run.get("launched_at_epoch")
         status = run.get("status")
-        if status is None and last and run.get("detached") and same_process(run.get("job_id"),
-                                                                            run.get("start_ticks")):
+        # a scheduler's job (its id a string) is adopted as long as nothing recorded its end:
+        # the launcher's first status query tells whether it still runs
+        if status is None and last and run.get("detached") and (
+                isinstance(run.get("job_id"), str) or same_process(run.get("job_id"), run.get("start_ticks"))):
             to_adopt.append(task)
             return task
         task.detached = bool(run.get("detached"))
@@ -356,18 +358,69 @@ def left_running(exp_path: str) -> t.List[t.Dict[str, t.Any]]:
     fold = _Fold()
     for ev in _read_journal(os.path.join(exp_path, JOURNAL_NAME)):
         fold.add(ev)
+    # detached local runs always record their start time: without it a recycled pid
+    # could be taken for the run
     return [run for run in fold.last_outcomes().values()
-            if run.get("detached") and run.get("status") is None
+            if run.get("detached") and run.get("status") is None and run.get("start_ticks") is not None
             and same_process(run.get("job_id"), run.get("start_ticks"))]
+
+
+def left_in_scheduler(exp_path: str) -> t.List[t.Dict[str, t.Any]]:
+    """The detached runs of ``exp_path`` that ran in a scheduler's batch job (job id a
+    string) and recorded no end: neither an end event nor their own exit-status file. Each
+    carries ``launcher``, the launcher of the session that submitted it."""
+    from ..launcher.local import EXIT_SUFFIX  # pylint: disable=import-outside-toplevel
+
+    fold = _Fold()
+    for ev in _read_journal(os.path.join(exp_path, JOURNAL_NAME)):
+        fold.add(ev)
+    launchers = {rec.get("session"): rec.get("launcher") for rec in fold.sessions}
+    return [dict(run, launcher=launchers.get(run.get("session")))
+            for run in fold.last_outcomes().values()
+            if run.get("detached") and run.get("status") is None and isinstance(run.get("job_id"), str)
+            and not os.path.exists(os.path.join(run.get("path") or "", run["name"] + EXIT_SUFFIX))]
+
+
+def _cancel_jobs(runs: t.Sequence[t.Dict[str, t.Any]], out: t.Callable[[str], None]) -> t.List[t.Dict[str, t.Any]]:
+    """Cancel the batch jobs of ``runs`` with their launcher's cancel command (``scancel``,
+    ``qdel``, ``bkill``); the runs whose job was cancelled (or was already gone)."""
+    import subprocess  # pylint: disable=import-outside-toplevel
+
+    from ..launcher.base import launcher_class  # pylint: disable=import-outside-toplevel
+
+    by_launcher: t.Dict[str, t.Dict[str, t.List[t.Dict[str, t.Any]]]] = {}
+    for run in runs:
+        by_launcher.setdefault(run.get("launcher") or "", {}).setdefault(run["job_id"], []).append(run)
+    cancelled: t.List[t.Dict[str, t.Any]] = []
+    for name, jobs in by_launcher.items():
+        try:
+            command = tuple(getattr(launcher_class(name), "cancel_command", ()) or ())
+        except Exception:  # pylint: disable=broad-except  # an unknown launcher: say so, go on
+            command = ()
+        if not command:
+            out(f"cannot cancel batch job(s) {', '.join(sorted(jobs))}: launcher {name!r} has no cancel command")
+            continue
+        try:
+            proc = subprocess.run([*command, *sorted(jobs)], capture_output=True, text=True, timeout=60,
+                                  check=False)
+        except (OSError, subprocess.SubprocessError) as exc:
+            out(f"{command[0]} {' '.join(sorted(jobs))} failed: {exc}")
+            continue
+        if proc.returncode != 0:  # e.g. a job that ended meanwhile: reported, still recorded
+            out(f"{command[0]} {' '.join(sorted(jobs))}: {(proc.stderr or proc.stdout).strip()}")
+        for job_runs in jobs.values():
+            cancelled.extend(job_runs)
+    return cancelled
 
 
 def teardown(exp_paths: t.Optional[t.Sequence[str]] = None, grace: float = 2.0,
              dry_run: bool = False, out: t.Callable[[str], None] = print) -> int:
     """End the detached databases and members of ``exp_paths`` (default: every experiment in
     the user's index): ``SIGTERM`` to each recorded process group, ``SIGKILL`` after
-    ``grace`` s; each end goes to the experiment's journal. Processes are found only by
-    the pid and start time recorded at launch, never by name. Returns how many were ended
-    (or would be, with ``dry_run``); experiments with nothing left leave the index."""
+    ``grace`` s; detached batch jobs cancelled with their launcher's cancel command; each
+    end goes to the experiment's journal. Processes are found only by the pid and start time
+    recorded at launch, jobs by their recorded job id, never by name. Returns how many were
+    ended (or would be, with ``dry_run``); experiments with nothing left leave the index."""
     import signal  # pylint: disable=import-outside-toplevel
 
     from .manifest import _dumps  # pylint: disable=import-outside-toplevel
@@ -377,12 +430,18 @@ def teardown(exp_paths: t.Optional[t.Sequence[str]] = None, grace: float = 2.0,
     ended = 0
     for path in paths:
         runs = left_running(path)
+        jobs = left_in_scheduler(path)
         for run in runs:
             out(f"{'would end' if dry_run else 'ending'} {run.get('type') or 'Model'} {run['name']} "
                 f"(pid {run['job_id']}) of {path}")
-        if dry_run or not runs:
-            ended += len(runs)
+        for run in jobs:
+            out(f"{'would cancel' if dry_run else 'cancelling'} {run.get('type') or 'Model'} {run['name']} "
+                f"({run['launcher']} job {run['job_id']}) of {path}")
+        if dry_run or not (runs or jobs):
+            ended += len(runs) + len(jobs)
             continue
+        if jobs:
+            jobs = _cancel_jobs(jobs, out)
         for run in runs:
             try:
                 os.killpg(int(run["job_id"]), signal.SIGTERM)
@@ -402,7 +461,7 @@ def teardown(exp_paths: t.Optional[t.Sequence[str]] = None, grace: float = 2.0,
             "event": "end", "session": run.get("session"), "time": now, "name": run["name"],
             "run_id": run.get("run_id"), "job_id": run["job_id"], "status": "Cancelled",
             "returncode": None, "elapsed": round(now - (run.get("launched_at_epoch") or now), 6),
-            "by": "teardown"}).encode() + b"\n" for run in runs)
+            "by": "teardown"}).encode() + b"\n" for run in [*runs, *jobs])
         with ExperimentLock(path):
             fd = os.open(os.path.join(path, JOURNAL_NAME), os.O_WRONLY | os.O_APPEND)
             try:
@@ -410,7 +469,7 @@ def teardown(exp_paths: t.Optional[t.Sequence[str]] = None, grace: float = 2.0,
             finally:
                 os.close(fd)
             _rewrite_manifest(path)
-        ended += len(runs)
+        ended += len(runs) + len(jobs)
     if from_index and not dry_run:
         _prune_index()
     return ended
@@ -420,7 +479,8 @@ def _prune_index() -> None:
     """Drop the experiments with nothing left running from the user's index."""
     path = user_index_path()
     keep = [rec for rec in _read_journal(path)
-            if isinstance(rec.get("exp_path"), str) and left_running(rec["exp_path"])]
+            if isinstance(rec.get("exp_path"), str)
+            and (left_running(rec["exp_path"]) or left_in_scheduler(rec["exp_path"]))]
     tmp = f"{path}.{os.getpid()}.tmp"
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

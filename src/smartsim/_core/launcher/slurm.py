@@ -34,9 +34,8 @@ from ...error import LauncherError
 from ...log import get_logger
 from ...status import SmartSimStatus
 from .base import DEFAULT_STOP_GRACE, BatchJob, Capabilities, Task, register_launcher
-from .local import LocalLauncher
 from .wlm import batch_script as _wlm_batch_script
-from .wlm import encoded_environ, exit_file, pair_args, run
+from .wlm import AdoptsBatchJobs, encoded_environ, exit_file, pair_args, run
 
 logger = get_logger(__name__)
 
@@ -84,7 +83,7 @@ def allocation_cpus(environ: t.Mapping[str, str]) -> int:
 
 
 @register_launcher
-class SlurmLauncher(LocalLauncher):
+class SlurmLauncher(AdoptsBatchJobs):
     """Slurm: ``srun`` steps run as local processes, batch jobs are watched with ``squeue``."""
 
     name = "slurm"

@@ -189,6 +189,62 @@ def unique(items: t.Iterable[str]) -> t.List[str]:
     return list(dict.fromkeys(item for item in items if item))
 
 
+def adopted_jobs(tasks: t.Sequence[Task]) -> t.Tuple[t.List[BatchJob], t.List[Task]]:
+    """Split tasks another driver launched detached into the batch jobs they ran in (their
+    ``pid`` is the scheduler's job id, a string) and the rest (local processes). A job is
+    rebuilt as its launcher wrote it: named after its ensemble (or model), in that entity's
+    directory, so its exit-status files and ``.batch.err`` are found where they are."""
+    jobs: t.Dict[str, BatchJob] = {}
+    local: t.List[Task] = []
+    for task in tasks:
+        if not isinstance(task.pid, str):
+            local.append(task)
+            continue
+        job = jobs.get(task.pid)
+        if job is None:
+            cwd = os.path.dirname(task.cwd) if task.ensemble else task.cwd
+            job = jobs[task.pid] = BatchJob(task.ensemble or task.name, cwd, None, [])
+            job.job_id = task.pid
+        job.tasks.append(task)
+    return list(jobs.values()), local
+
+
+class AdoptsBatchJobs(LocalLauncher):
+    """The ``adopt`` of a launcher that watches batch jobs (Slurm, and ``SchedulerLauncher``
+    for the others): its ``_jobs``/``_job_of``/``_started`` tables and ``_poll_jobs`` thread
+    take jobs it did not submit. They are taken as started (the first status query ends
+    those that are over, from their exit-status files) and never go to the watchdog: a
+    detached job outlives this driver too."""
+
+    name = ""
+    _jobs: t.Dict[str, BatchJob]
+    _job_of: t.Dict[Task, str]
+    _started: t.Set[str]
+    _poller: t.Optional[threading.Thread]
+
+    def _poll_jobs(self) -> None:
+        raise NotImplementedError
+
+    def adopt(self, tasks: t.Sequence[Task]) -> None:
+        """Watch detached tasks another driver launched: batch jobs by their job id, steps
+        (local processes) as the local launcher does."""
+        jobs, local = adopted_jobs(tasks)
+        if local:
+            super().adopt(local)
+        with self.cond:
+            for job in jobs:
+                job_id = t.cast(str, job.job_id)
+                for task in job.tasks:
+                    task.adopted = task.detached = True
+                    self._job_of[task] = job_id
+                self._jobs[job_id] = job
+                self._started.add(job_id)
+            if jobs and self._poller is None:
+                self._poller = threading.Thread(target=self._poll_jobs, daemon=True,
+                                                name=f"smartsim-{self.name}-poller")
+                self._poller.start()
+
+
 class _Held(t.NamedTuple):
     """A batch job made by ``hold_allocation``: its agent's directory."""
 
@@ -196,7 +252,7 @@ class _Held(t.NamedTuple):
     task: Task
 
 
-class SchedulerLauncher(LocalLauncher):
+class SchedulerLauncher(AdoptsBatchJobs):
     """The shared part of the batch schedulers' launchers (see the module's docstring)."""
 
     capabilities = Capabilities(steps=True, batch=True, colocated_db=True)
