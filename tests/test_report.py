@@ -120,6 +120,42 @@ def test_ctrl_c_says_what_was_stopped(tmp_path):
     assert "KeyboardInterrupt" in err
 
 
+def test_ctrl_c_outside_a_blocking_call_says_what_was_stopped(tmp_path):
+    # block=False, then the driver does its own work; Ctrl-C there stops the members (none
+    # of the queued ones may start afterwards) and the line comes at exit
+    script = textwrap.dedent(f"""
+        import sys, time
+        from smartsim import Experiment
+        exp = Experiment("rep", exp_path={str(tmp_path / 'exp')!r}, max_concurrent=2)
+        rs = exp.create_run_settings(sys.executable, ["-c", "import time; time.sleep(60)"])
+        ens = exp.create_ensemble("ens", run_settings=rs, replicas=3)
+        exp.start(ens, block=False)
+        print("STARTED", flush=True)
+        try:
+            time.sleep(60)
+        except KeyboardInterrupt:
+            time.sleep(1.0)  # a queued member started now would show as Running
+            print("STATUS", [s.value for s in exp.get_status(ens)], flush=True)
+            raise
+    """)
+    env = dict(os.environ)
+    env.pop("SMARTSIM_LOG_LEVEL", None)
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        assert proc.stdout.readline().strip() == "STARTED"
+        time.sleep(1.5)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert "STATUS ['Cancelled', 'Cancelled', 'Cancelled']" in out, out + err
+    assert ("Interrupted (Ctrl-C): experiment 'rep': stopped 2 running jobs and cancelled "
+            "1 queued job") in out, out + err
+
+
 def test_client_says_it_is_retrying_a_closed_port():
     with socket.socket() as sock:  # a port nobody listens on
         sock.bind(("127.0.0.1", 0))

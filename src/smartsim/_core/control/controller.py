@@ -30,7 +30,7 @@ from ...error import (EntityExistsError, EntityNotLaunchedError, EntityRunningEr
 from ...log import developer_logging, get_logger
 from ...status import SmartSimStatus
 from ..launcher.base import (DEFAULT_STOP_GRACE, TOKEN_VAR, BatchJob, Launcher, Pool, Task, add_exit_hook,
-                             encode_env, install_sigint_handler, launcher_class)
+                             encode_env, install_sigint_handler, last_interrupt, launcher_class)
 from . import database as _db
 from . import mlobjects as _ml
 from . import report as _report
@@ -164,6 +164,7 @@ class Controller:
         session = f"{os.getpid()}-{time.time_ns()}"
         self._manifest = ManifestWriter(exp_name, exp_path, launcher, session)
         self._exit_hook_added = False
+        self._interrupt_reported: t.Optional[float] = None  # when _interrupted last said so
         self._db_registry: t.Optional[_db.DBRegistry] = None
         self._detach = False
         self._lifecycle = Lifecycle(self, _Batch)
@@ -217,7 +218,21 @@ class Controller:
     def _ensure_exit_hook(self) -> None:
         if not self._exit_hook_added:
             self._exit_hook_added = True
+            add_exit_hook(self._report_interrupt_at_exit)
             add_exit_hook(self._manifest.close)
+
+    def _report_interrupt_at_exit(self) -> None:
+        """A Ctrl-C outside a blocking start/poll stopped this experiment's jobs in the
+        signal handler, where nothing may be logged: say what it stopped now, at exit (after
+        the launchers' shutdown, so the jobs have ended)."""
+        at = last_interrupt()
+        if at is None or (self._interrupt_reported is not None and self._interrupt_reported >= at):
+            return
+        stopped = [history[-1] for history in list(self._runs.values())
+                   if not history[-1].is_db and not history[-1].detached
+                   and history[-1].status is _CANCELLED and (history[-1].t_end or at) >= at - 0.5]
+        if stopped:
+            logger.warning(_report.interrupted(self.exp_name, stopped, []))
 
     @property
     def _databases(self) -> _db.DBRegistry:
@@ -674,6 +689,7 @@ class Controller:
     def _interrupted(self, kill_on_interrupt: bool) -> None:
         # the SIGINT handler has already asked the launcher to stop them: what it cancelled
         # ended a moment ago, the rest is still live
+        self._interrupt_reported = time.time()
         since = time.time() - 2.0
         current = [history[-1] for history in list(self._runs.values()) if not history[-1].is_db]
         if not kill_on_interrupt:

@@ -376,6 +376,14 @@ def detect_launcher() -> str:
 _EXIT_HOOKS: t.List[t.Callable[[], None]] = []
 _PREV_SIGINT: t.Any = None
 _SIGINT_INSTALLED = False
+# when our SIGINT handler last ran (time.time()), for the line that says what Ctrl-C stopped
+# when it came outside a blocking start/poll (that line is logged at exit, not in the handler)
+_LAST_SIGINT: t.Optional[float] = None
+
+
+def last_interrupt() -> t.Optional[float]:
+    """When Ctrl-C last reached our handler in this process (``time.time()``), or None."""
+    return _LAST_SIGINT
 
 
 def _live_instances() -> t.List[Launcher]:
@@ -420,6 +428,8 @@ os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _sigint_handler(signum: int, frame: t.Any) -> None:
+    global _LAST_SIGINT  # pylint: disable=global-statement
+    _LAST_SIGINT = time.time()
     for launcher in list(_INSTANCES.values()):  # no lock: a signal handler must not block
         if launcher.owner_pid == os.getpid():
             launcher.interrupt()

@@ -217,6 +217,8 @@ class LocalLauncher(Launcher):
         self._prep_q: "queue_t" = _SimpleQueue()
         self._preparers: t.List[threading.Thread] = []
         self._held = 0  # tasks holding prepared output files (bounded: descriptors)
+        # queued tasks a preparer thread is working on (in no pool's deque meanwhile)
+        self._preparing: t.Set[Task] = set()
         self._closing = False
         self._submitted: t.List[t.Tuple[threading.Event, t.List[Task]]] = []
         self._ready_waiters: t.List[t.Tuple[threading.Event, t.List[Task]]] = []
@@ -266,8 +268,10 @@ class LocalLauncher(Launcher):
     def live_tasks(self) -> t.List[Task]:
         with self.cond:
             running = list(self._by_fd.values()) + list(self._inflight)
+            running.extend(task for task in list(self._preparing) if task.status is _QUEUED)
             for pool in list(self._pools):
                 running.extend(task for task in pool.pending if task.status is _QUEUED)
+                running.extend(task for task in pool.prepared if task.status is _QUEUED)
         return running
 
     def shutdown(self, grace: float = DEFAULT_STOP_GRACE) -> None:
@@ -463,8 +467,7 @@ class LocalLauncher(Launcher):
                                    and getattr(task.owner, "kill_on_interrupt", True))
             tasks = [task for task in self._by_fd.values() if wanted(task)]
             tasks += [task for task in self._inflight if wanted(task)]
-            for pool in self._active_pools:
-                tasks.extend(task for task in pool.pending if task.status is _QUEUED and wanted(task))
+            tasks += [task for task in self._queued() if wanted(task)]
             self._stop(tasks, cmd[2])
 
     def _stop(self, tasks: t.Sequence[Task], grace: float) -> None:
@@ -487,6 +490,14 @@ class LocalLauncher(Launcher):
                 heapq.heappush(self._timers, (deadline, next(self._seq), task))
             elif task.status is _RUNNING and task.stopping and grace <= 0 and task.pid is not None:
                 _killpg(task.pid, signal.SIGKILL)
+
+    def _queued(self) -> t.List[Task]:
+        """Every task still waiting for a slot: pending, being prepared, or prepared."""
+        queued = [task for task in self._preparing if task.status is _QUEUED]
+        for pool in self._active_pools:
+            queued.extend(task for task in pool.pending if task.status is _QUEUED)
+            queued.extend(task for task in pool.prepared if task.status is _QUEUED)
+        return queued
 
     def _fill(self) -> None:
         """Start queued tasks while their pools have room. A saturated pool also prepares
@@ -518,6 +529,7 @@ class LocalLauncher(Launcher):
                         continue
                     room -= 1
                     pool.preparing += 1
+                    self._preparing.add(task)
                     self._held += 1
                     if len(self._preparers) < 2:
                         self._add_preparer()
@@ -542,6 +554,7 @@ class LocalLauncher(Launcher):
         pool = task.pool
         assert pool is not None
         pool.preparing -= 1
+        self._preparing.discard(task)
         if fds is None:
             self._held -= 1  # could not prepare: the spawner retries and reports the error
         else:
