@@ -92,6 +92,24 @@ def test_unknown_log_level_warns(tmp_path):
     assert "hello info" in out  # falls back to info
 
 
+def _interrupt_after(script: str, mark: str):
+    """Run ``script``; once it prints ``mark`` and 1.5 s more have passed, Ctrl-C it
+    (SIGINT); its (stdout, stderr)."""
+    env = dict(os.environ)
+    env.pop("SMARTSIM_LOG_LEVEL", None)
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        assert proc.stdout.readline().strip() == mark
+        time.sleep(1.5)
+        proc.send_signal(signal.SIGINT)
+        return proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
 def test_ctrl_c_says_what_was_stopped(tmp_path):
     script = textwrap.dedent(f"""
         import sys
@@ -102,19 +120,7 @@ def test_ctrl_c_says_what_was_stopped(tmp_path):
         print("STARTING", flush=True)
         exp.start(ens, block=True)
     """)
-    env = dict(os.environ)
-    env.pop("SMARTSIM_LOG_LEVEL", None)
-    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env)
-    try:
-        assert proc.stdout.readline().strip() == "STARTING"
-        time.sleep(1.5)
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+    out, err = _interrupt_after(script, "STARTING")
     assert ("Interrupted (Ctrl-C): experiment 'rep': stopped 2 running jobs and cancelled "
             "3 queued jobs") in out, out + err
     assert "KeyboardInterrupt" in err
@@ -138,19 +144,7 @@ def test_ctrl_c_outside_a_blocking_call_says_what_was_stopped(tmp_path):
             print("STATUS", [s.value for s in exp.get_status(ens)], flush=True)
             raise
     """)
-    env = dict(os.environ)
-    env.pop("SMARTSIM_LOG_LEVEL", None)
-    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env)
-    try:
-        assert proc.stdout.readline().strip() == "STARTED"
-        time.sleep(1.5)
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+    out, err = _interrupt_after(script, "STARTED")
     assert "STATUS ['Cancelled', 'Cancelled', 'Cancelled']" in out, out + err
     assert ("Interrupted (Ctrl-C): experiment 'rep': stopped 2 running jobs and cancelled "
             "1 queued job") in out, out + err

@@ -250,18 +250,22 @@ class _Renderer:
             self._batch_script(model.name, os.fspath(model.path), batch,
                                [(model.name, argv, os.fspath(model.path), rs)], indent)
 
+    def _connection(self, colo: t.Mapping[str, t.Any], indent: int) -> None:
+        """How a colocated database is reached: TCP port and/or Unix socket."""
+        if colo.get("port"):
+            self.add(indent, "Connection Type: TCP")
+            self.add(indent, "TCP/IP Port(s):")
+            self.add(indent + 2, str(colo["port"]))
+        if colo.get("unix_socket"):
+            self.add(indent, "Connection Type: UDS")
+            self.add(indent, f"Unix Socket: {colo['unix_socket']}")
+
     def _colocated(self, colo: t.Mapping[str, t.Any], indent: int) -> None:
         add = self.add
         add(indent, "Colocated:")
         if colo.get("db_identifier"):
             add(indent + 2, f"Database Identifier: {colo['db_identifier']}")
-        if colo.get("port"):
-            add(indent + 2, "Connection Type: TCP")
-            add(indent + 2, "TCP/IP Port(s):")
-            add(indent + 4, str(colo["port"]))
-        if colo.get("unix_socket"):
-            add(indent + 2, "Connection Type: UDS")
-            add(indent + 2, f"Unix Socket: {colo['unix_socket']}")
+        self._connection(colo, indent + 2)
         if self.detailed:
             ifname = colo.get("ifname")
             if ifname:
@@ -319,13 +323,7 @@ class _Renderer:
         if colo:
             add(indent + 2, f"Database Identifier: {colo.get('db_identifier') or 'N/A'}")
             add(indent + 4, "Database Backend: redis")
-            if colo.get("port"):
-                add(indent + 4, "Connection Type: TCP")
-                add(indent + 4, "TCP/IP Port(s):")
-                add(indent + 6, str(colo["port"]))
-            if colo.get("unix_socket"):
-                add(indent + 4, "Connection Type: UDS")
-                add(indent + 4, f"Unix Socket: {colo['unix_socket']}")
+            self._connection(colo, indent + 4)
             add(indent + 4, "Type: Colocated")
             prefixing(indent + 2)
         for db in dbs:

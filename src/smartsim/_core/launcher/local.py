@@ -689,14 +689,7 @@ class LocalLauncher(Launcher):
             got, status = pid, None
         if got == 0:
             return  # spurious wake-up; still running
-        fd = task.pidfd
-        try:
-            self._ep.unregister(fd)
-        except (OSError, ValueError):
-            pass
-        self._by_fd.pop(fd, None)
-        os.close(fd)
-        task.pidfd = -1
+        self._forget_pidfd(task)
         task.t_end = time.time()
         if status is None:
             # someone else (os.wait(), SIGCHLD=SIG_IGN) collected it first
@@ -750,7 +743,8 @@ class LocalLauncher(Launcher):
             self._ep.register(fd, select.EPOLLIN)
         done.set()
 
-    def _reap_adopted(self, task: Task) -> None:
+    def _forget_pidfd(self, task: Task) -> None:
+        """Stop watching the pidfd of a task whose process has exited, and close it."""
         fd = task.pidfd
         try:
             self._ep.unregister(fd)
@@ -759,6 +753,9 @@ class LocalLauncher(Launcher):
         self._by_fd.pop(fd, None)
         os.close(fd)
         task.pidfd = -1
+
+    def _reap_adopted(self, task: Task) -> None:
+        self._forget_pidfd(task)
         if task.stopping:
             _killpg(t.cast(int, task.pid), signal.SIGKILL)  # what the task left in its group
         self._finish_adopted(task)
