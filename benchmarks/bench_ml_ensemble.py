@@ -16,17 +16,26 @@ Both sides in one run, on the same TorchScript model (an MLP, ``--features`` inp
   Python loop ``members x calls`` times on one ``(1, features)`` tensor under
   ``torch.inference_mode()``: no conversions, no transport -- the best case for it.
 
-Torch intra-op threads are the same on both sides: the runtime's default, or ``--threads``
-(the Orchestrator's ``intra_op_threads`` for the executor, ``torch.set_num_threads`` here).
+Torch intra-op threads get the same treatment on both sides. The executor runs each batch
+size on the runtime's default count, or ``--threads`` (the Orchestrator's
+``intra_op_threads``), or on 1 thread, whichever its first calls timed faster; the in-process
+loop is timed on both counts (``torch.set_num_threads``) and the faster one is compared.
+Both in-process figures are printed.
 
     python benchmarks/bench_ml_ensemble.py [--members 8] [--calls 1000] [--hidden 512]
         [--threads 0] [--min-batch-timeout 10] [--batch-size 8] [--repeat 1] [--json out.json]
 
-Prints both throughputs in inferences/s and their ratio (database / in-process). Goal:
-batching makes the database path at least as fast as the in-process loop (ratio >= 1).
-Last figures (2026-12-04, 2 shared cores, default threads = 2): 0.27-0.48 depending on the
-load from other processes (before the executor stopped OpenMP spinning and started picking
-1 intra-op thread for small batches that run faster on one: 0.07-0.10).
+Prints both throughputs in inferences/s and their ratio (database / in-process), the CPU
+seconds of members, server and executor, and how many inference-path commands the server
+ran (PULLs per batch: how often the executor woke). Goal: batching makes the database path
+at least as fast as the in-process loop (ratio >= 1).
+Last figures (2026-12-05, 2 shared cores, default threads = 2, 24 rounds): ratio median 0.50
+(0.45-0.52 per round), database median 12,061/s (10,721-12,426), in-process ~24,000/s on 2
+threads and on 1 alike; one PULL and one ``AI._EXEC.DONEN`` per batch. Before the module
+held partial batches and the executor answered a batch in one command (rounds interleaved):
+0.475 (0.43-0.50), 11,453/s (10,228-11,993), 1.5-3 PULLs per batch. 2026-12-04: 0.27-0.48
+depending on the load from other processes (before the executor stopped OpenMP spinning and
+started picking 1 intra-op thread for small batches that run faster on one: 0.07-0.10).
 """
 from __future__ import annotations
 
@@ -96,7 +105,8 @@ def mlp_bytes(torch, features: int, hidden: int, classes: int) -> bytes:
     return buf.getvalue()
 
 
-def in_process(torch, blob: bytes, features: int, n: int, warmup: int) -> dict:
+def in_process(torch, blob: bytes, features: int, n: int, warmup: int, threads: int) -> dict:
+    torch.set_num_threads(threads)
     model = torch.jit.load(io.BytesIO(blob))
     x = torch.from_numpy(np.random.default_rng(0).random((1, features), dtype=np.float32))
     with torch.inference_mode():
@@ -106,7 +116,7 @@ def in_process(torch, blob: bytes, features: int, n: int, warmup: int) -> dict:
         for _ in range(n):
             model(x)
         elapsed = time.perf_counter() - t0
-    return {"inferences": n, "seconds": elapsed, "per_s": n / elapsed}
+    return {"inferences": n, "seconds": elapsed, "per_s": n / elapsed, "threads": threads}
 
 
 def _free_port() -> int:
@@ -145,10 +155,13 @@ def database_path(torch, blob: bytes, args: argparse.Namespace, workdir: str) ->
             time.sleep(0.01)
         ready_s = time.perf_counter() - t_start
         servers = _server_processes()
+        address = db.get_address()[0]
+        calls_before = _command_calls(client, address)
         cpu_before = _cpu(servers)
         client.put_tensor(GO, np.ones(1, dtype=np.int8))
         exp.poll(interval=1, verbose=False)
         cpu_after = _cpu(servers)
+        calls_after = _command_calls(client, address)
         statuses = exp.get_status(ens)
         if any(s.value != "Completed" for s in statuses):
             raise RuntimeError(f"members failed: {statuses}\n{exp.summary()}")
@@ -176,7 +189,22 @@ def database_path(torch, blob: bytes, args: argparse.Namespace, workdir: str) ->
             # CPU seconds spent while the members were timed (the servers' from just before
             # the go to just after the last member ended: an upper bound)
             "cpu_s": {"members": float(timings[:, 4].sum()),
-                      **{kind: cpu_after[kind] - cpu_before[kind] for kind in cpu_before}}}
+                      **{kind: cpu_after[kind] - cpu_before[kind] for kind in cpu_before}},
+            # commands the server ran from the go to the end (members' and executor's; the
+            # driver's few polls included): how often the executor woke per batch
+            "commands": {name: calls_after.get(name, 0) - calls_before.get(name, 0)
+                         for name in calls_after}}
+
+
+def _command_calls(client, address: str) -> dict:
+    """Calls so far of the commands of the inference path (INFO commandstats)."""
+    stats = client.get_db_node_info([address])[0].get("Commandstats", {})
+    out = {}
+    for name in ("ai.modelexecute", "ai._exec.pull", "ai._exec.done", "ai._exec.donen"):
+        text = stats.get(f"cmdstat_{name}", "")
+        fields = dict(item.split("=", 1) for item in text.split(",") if "=" in item)
+        out[name] = int(fields.get("calls", 0))
+    return out
 
 
 def _server_processes() -> dict:
@@ -238,6 +266,8 @@ def main() -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
+    # the executor's choice per batch size: this count or 1 (see the docstring)
+    thread_counts = sorted({torch.get_num_threads(), 1}, reverse=True)
     for key in list(os.environ):  # the driver's own database settings play no part
         if key.startswith(("SSDB", "SR_DB_TYPE", "SSKEY")):
             del os.environ[key]
@@ -247,23 +277,31 @@ def main() -> int:
     workdir = tempfile.mkdtemp(prefix="bench-ml-")
     try:
         for r in range(args.repeat):
-            local = in_process(torch, blob, args.features, n, args.warmup * args.members)
+            locals_ = [in_process(torch, blob, args.features, n, args.warmup * args.members, t)
+                       for t in thread_counts]
+            torch.set_num_threads(thread_counts[0])
+            local = max(locals_, key=lambda d: d["per_s"])
             remote = database_path(torch, blob, args, os.path.join(workdir, str(r)))
-            rounds.append({"in_process": local, "database": remote})
-            print(f"round {r + 1}: in-process {local['per_s']:,.0f}/s, database {remote['per_s']:,.0f}/s",
-                  flush=True)
+            rounds.append({"in_process": local, "in_process_by_threads": locals_, "database": remote})
+            print(f"round {r + 1}: in-process " + ", ".join(
+                f"{d['per_s']:,.0f}/s ({d['threads']} thread{'s' if d['threads'] > 1 else ''})"
+                for d in locals_) + f", database {remote['per_s']:,.0f}/s", flush=True)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     best_local = max((r["in_process"] for r in rounds), key=lambda d: d["per_s"])
+    best_by_threads = {t: max((d for r in rounds for d in r["in_process_by_threads"] if d["threads"] == t),
+                              key=lambda d: d["per_s"]) for t in thread_counts}
     best_remote = max((r["database"] for r in rounds), key=lambda d: d["per_s"])
     ratio = best_remote["per_s"] / best_local["per_s"]
     params = sum(p.numel() for p in torch.jit.load(io.BytesIO(blob)).parameters())
     print(f"\nmodel: MLP {args.features}-{args.hidden}-{args.hidden}-{args.classes} ({params:,} parameters, "
-          f"{len(blob):,} bytes TorchScript), batch 1 per call, torch threads {torch.get_num_threads()}, "
+          f"{len(blob):,} bytes TorchScript), batch 1 per call, torch threads {' or '.join(map(str, thread_counts))}, "
           f"{os.cpu_count()} CPUs")
     print(f"{'path':<44} {'inferences':>10} {'seconds':>8} {'inferences/s':>13}")
-    print(f"{'in-process loop (1 Python loop)':<44} {best_local['inferences']:>10,} "
-          f"{best_local['seconds']:>8.3f} {best_local['per_s']:>13,.0f}")
+    for t, d in best_by_threads.items():
+        label = f"in-process loop, {t} torch thread{'s' if t > 1 else ''}" + (
+            " (compared)" if d is best_local else "")
+        print(f"{label:<44} {d['inferences']:>10,} {d['seconds']:>8.3f} {d['per_s']:>13,.0f}")
     label = (f"database, {args.members} members, BATCHSIZE {args.batch_size} MINBATCHSIZE "
              f"{args.batch_size} MINBATCHTIMEOUT {args.min_batch_timeout if args.batch_size else 0}")
     print(f"{label:<44} {best_remote['inferences']:>10,} {best_remote['seconds']:>8.3f} "
@@ -273,6 +311,8 @@ def main() -> int:
     cpu = best_remote["cpu_s"]
     print(f"CPU seconds during the database run ({best_remote['seconds']:.3f} s x {os.cpu_count()} CPUs): "
           + ", ".join(f"{kind} {value:.3f}" for kind, value in cpu.items()))
+    print("server commands during the database run: "
+          + ", ".join(f"{name} {count}" for name, count in best_remote["commands"].items()))
     print(f"ratio database / in-process: {ratio:.2f}  (goal >= 1.00: {'met' if ratio >= 1 else 'NOT met'})")
     if args.json:
         with open(args.json, "w", encoding="utf-8") as handle:

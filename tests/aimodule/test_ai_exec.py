@@ -34,6 +34,15 @@ class Peer:
             args += [dtype, " ".join(str(d) for d in shape), blob]
         return self.c.execute_command("AI._EXEC.DONE", job_id, len(outputs), *args)
 
+    def donen(self, *answers):
+        """One AI._EXEC.DONEN: answers are (job_id, [(dtype, shape, blob), ...])."""
+        args = [len(answers)]
+        for job_id, outputs in answers:
+            args += [job_id, len(outputs)]
+            for dtype, shape, blob in outputs:
+                args += [dtype, " ".join(str(d) for d in shape), blob]
+        return self.c.execute_command("AI._EXEC.DONEN", *args)
+
     def err(self, job_id, msg):
         return self.c.execute_command("AI._EXEC.ERR", job_id, msg)
 
@@ -220,8 +229,9 @@ def test_full_model_roundtrip(shared_server, r, pool):
     jobs = p.pull(16, 5000)
     assert len(jobs) == 1
     job = jobs[0]
-    job_id, kind, key, version, fn, inputs, nout, args, keys, bs, mbs, mbt = job
+    job_id, kind, key, version, fn, inputs, nout, args, keys, bs, mbs, mbt, waited_us = job
     assert (kind, key, fn, nout, args, keys, bs, mbs, mbt) == (b"MODEL", b"m", b"", 2, [], [], 8, 0, 0)
+    assert 0 <= waited_us < 10_000_000
     assert inputs == [[b"FLOAT", [2, 3], a.tobytes()]]
     fetched = p.c.execute_command("AI._EXEC.FETCH", "m", version)
     assert fetched == [b"TORCH", b"CPU", BLOB, [], []]
@@ -236,6 +246,213 @@ def test_full_model_roundtrip(shared_server, r, pool):
     # a second DONE for the same job is an error and changes nothing
     with pytest.raises(redis.ResponseError, match="unknown job"):
         p.done(job_id, ("FLOAT", [1], b"\x00" * 4), ("FLOAT", [1], b"\x00" * 4))
+    p.close()
+
+
+def _pull_n(p, n, deadline_s=10):
+    jobs = []
+    deadline = time.monotonic() + deadline_s
+    while len(jobs) < n and time.monotonic() < deadline:
+        jobs += p.pull(16, 200)
+    assert len(jobs) == n, jobs
+    return jobs
+
+
+def test_donen_answers_a_batch(shared_server, r, pool):
+    setup_model(r)
+    p = Peer(shared_server)
+    futs = [call_async(pool, shared_server, "AI.MODELEXECUTE", "m", "INPUTS", 1, "x", "OUTPUTS", 1,
+                       f"y{i}") for i in range(3)]
+    jobs = _pull_n(p, 3)
+    outs = {job[0]: np.full((2, 2), job[0], np.float32) for job in jobs}
+    assert p.donen(*[(i, [("FLOAT", [2, 2], o.tobytes())]) for i, o in outs.items()]) == [b"OK"] * 3
+    assert [f.result(10) for f in futs] == [b"OK"] * 3
+    stored = sorted(r.execute_command("AI.TENSORGET", f"y{i}", "BLOB") for i in range(3))
+    assert stored == sorted(o.tobytes() for o in outs.values())
+    info = r.execute_command("AI.INFO", "m")
+    assert info[12:] == [b"samples", 6, b"calls", 3, b"errors", 0]
+    assert p.donen() == []  # an empty batch is allowed
+    p.close()
+
+
+def test_donen_unknown_job_in_the_middle(shared_server, r, pool):
+    setup_model(r)
+    p = Peer(shared_server)
+    futs = [call_async(pool, shared_server, "AI.MODELEXECUTE", "m", "INPUTS", 1, "x", "OUTPUTS", 1,
+                       f"y{i}") for i in range(2)]
+    (a, b) = sorted(job[0] for job in _pull_n(p, 2))
+    one = ("FLOAT", [1], np.float32(1).tobytes())
+    reply = p.donen((a, [one]), (10**12, [one]), (b, [one]))
+    assert reply[0] == b"OK" and reply[2] == b"OK"
+    assert isinstance(reply[1], redis.ResponseError) and "unknown job 1000000000000" in str(reply[1])
+    assert [f.result(10) for f in futs] == [b"OK", b"OK"]
+    # answered already: both unknown now, each on its own
+    reply = p.donen((a, [one]), (b, [one]))
+    assert all(isinstance(x, redis.ResponseError) and "unknown job" in str(x) for x in reply)
+    p.close()
+
+
+def test_donen_malformed_tensor_fails_that_job_only(shared_server, r, pool):
+    setup_model(r)
+    p = Peer(shared_server)
+    futs = [call_async(pool, shared_server, "AI.MODELEXECUTE", "m", "INPUTS", 1, "x", "OUTPUTS", 1,
+                       f"y{i}") for i in range(3)]
+    ids = sorted(job[0] for job in _pull_n(p, 3))
+    good = ("FLOAT", [1], np.float32(2).tobytes())
+    reply = p.donen((ids[0], [good]), (ids[1], [("FLOAT", [2, 2], b"\x00" * 3)]),
+                    (ids[2], [good, good]))  # two outputs for one OUTPUTS key
+    assert reply[0] == b"OK" and reply[2] == b"OK"
+    assert isinstance(reply[1], redis.ResponseError) and "does not match its shape" in str(reply[1])
+    results = sorted(str(f.result(10)) for f in futs)  # which client sent which job is unknown
+    assert results[0] == str(b"OK")
+    assert "does not match its shape" in results[1] and "number of outputs produced (2)" in results[2]
+    p.close()
+
+
+def test_donen_malformed_layout_touches_no_job(shared_server, r, pool):
+    setup_model(r)
+    p = Peer(shared_server)
+    fut = call_async(pool, shared_server, "AI.MODELEXECUTE", "m", "INPUTS", 1, "x", "OUTPUTS", 1, "y")
+    (job,) = _pull_n(p, 1)
+    one = ["FLOAT", "1", np.float32(3).tobytes()]
+    for args in ([2, job[0], 1, *one],             # says 2 jobs, holds 1
+                 [1, job[0], 2, *one],             # says 2 outputs, holds 1
+                 [1, job[0], 1, *one, "extra"],    # more than it says
+                 [1, job[0], -1], ["x"], [-1], [2**63 - 1, job[0], 1, *one]):
+        with pytest.raises(redis.ResponseError, match="malformed AI._EXEC.DONEN"):
+            p.c.execute_command("AI._EXEC.DONEN", *args)
+    with pytest.raises(redis.ResponseError, match="wrong number of arguments"):
+        p.c.execute_command("AI._EXEC.DONEN")
+    assert not fut.done()
+    assert p.donen((job[0], [tuple(one[:1]) + ([1],) + tuple(one[2:])])) == [b"OK"]
+    assert fut.result(10) == b"OK"
+    p.close()
+
+
+def test_donen_requires_hello(shared_server, r):
+    c = shared_server.client()
+    with pytest.raises(redis.ResponseError, match="not an executor"):
+        c.execute_command("AI._EXEC.DONEN", 0)
+    c.close()
+
+
+def _store_min_batch(r, key, minbatch, timeout_ms=0):
+    args = ["BATCHSIZE", 8, "MINBATCHSIZE", minbatch]
+    if timeout_ms:
+        args += ["MINBATCHTIMEOUT", timeout_ms]
+    r.execute_command("AI.MODELSTORE", key, "TORCH", "CPU", *args, "BLOB", BLOB)
+    r.execute_command("AI.TENSORSET", "x1", "FLOAT", 1, 3, "BLOB", np.ones(3, np.float32).tobytes())
+
+
+def test_pull_waits_until_a_batch_can_form(shared_server, r, pool):
+    _store_min_batch(r, "mb", 3)
+    p = Peer(shared_server)
+    run = lambda i: call_async(pool, shared_server, "AI.MODELEXECUTE", "mb", "INPUTS", 1,  # noqa: E731
+                               "x1", "OUTPUTS", 1, f"y{i}")
+    pulled = pool.submit(p.pull, 16, 20000)
+    futs = [run(0), run(1)]
+    time.sleep(0.3)
+    assert not pulled.done()  # 2 samples of the 3 MINBATCHSIZE asks for: held
+    t0 = time.monotonic()
+    futs.append(run(2))
+    jobs = pulled.result(10)  # the third completes the batch: all three go out together
+    assert time.monotonic() - t0 < 5
+    assert [j[2] for j in jobs] == [b"mb"] * 3
+    assert jobs[0][12] >= 250_000  # waited in the module (us)
+    one = ("FLOAT", [1, 1], np.float32(1).tobytes())
+    assert p.donen(*[(j[0], [one]) for j in jobs]) == [b"OK"] * 3
+    assert [f.result(10) for f in futs] == [b"OK"] * 3
+    p.close()
+
+
+def test_held_jobs_go_out_with_any_pull_that_is_answered(shared_server, r, pool):
+    setup_model(r)
+    _store_min_batch(r, "mb", 4)
+    p = Peer(shared_server)
+    held = call_async(pool, shared_server, "AI.MODELEXECUTE", "mb", "INPUTS", 1, "x1", "OUTPUTS", 1, "y")
+    time.sleep(0.2)
+    # a PULL's own timeout hands it out (the executor's batch deadline may need it) ...
+    (job,) = p.pull(16, 50)
+    assert job[2] == b"mb"
+    assert p.err(job[0], "done with it") == b"OK"
+    assert "done with it" in str(held.result(10))
+    # ... and so does a request of another model (oldest first)
+    pulled = pool.submit(p.pull, 16, 20000)
+    held = call_async(pool, shared_server, "AI.MODELEXECUTE", "mb", "INPUTS", 1, "x1", "OUTPUTS", 1, "y")
+    time.sleep(0.2)
+    assert not pulled.done()
+    other = call_async(pool, shared_server, "AI.MODELEXECUTE", "m", "INPUTS", 1, "x", "OUTPUTS", 1, "z")
+    jobs = pulled.result(10)
+    assert [j[2] for j in jobs] == [b"mb", b"m"]
+    assert p.err(jobs[0][0], "done with it") == b"OK"
+    assert p.err(jobs[1][0], "done with it") == b"OK"
+    assert "done with it" in str(held.result(10)) and "done with it" in str(other.result(10))
+    p.close()
+
+
+def test_held_job_released_by_minbatchtimeout(shared_server, r, pool):
+    _store_min_batch(r, "mbt", 4, timeout_ms=300)
+    p = Peer(shared_server)
+    t0 = time.monotonic()
+    fut = call_async(pool, shared_server, "AI.MODELEXECUTE", "mbt", "INPUTS", 1, "x1", "OUTPUTS", 1, "y")
+    jobs = p.pull(16, 5000)  # blocks until the module lets it go
+    assert len(jobs) == 1 and 0.25 < time.monotonic() - t0 < 3
+    assert jobs[0][12] >= 290_000
+    assert p.err(jobs[0][0], "late") == b"OK"
+    assert "late" in str(fut.result(10))
+    p.close()
+
+
+def test_jobs_the_executor_would_run_at_once_are_not_held(shared_server, r, pool):
+    _store_min_batch(r, "mb", 2)
+    r.execute_command("AI.TENSORSET", "x8", "FLOAT", 8, 3, "BLOB", np.ones(24, np.float32).tobytes())
+    r.execute_command("AI.TENSORSET", "s1", "STRING", 1, "VALUES", "a")
+    p = Peer(shared_server)
+    # the minimum on its own, inputs whose dim 0 differ, a STRING input: none can wait for more
+    for names in (["x8"], ["x1", "x8"], ["s1"]):
+        pulled = pool.submit(p.pull, 16, 20000)
+        fut = call_async(pool, shared_server, "AI.MODELEXECUTE", "mb", "INPUTS", len(names), *names,
+                         "OUTPUTS", 1, "y")
+        t0 = time.monotonic()
+        (job,) = pulled.result(10)
+        assert time.monotonic() - t0 < 5
+        assert job[2] == b"mb"
+        assert p.err(job[0], "seen") == b"OK"
+        assert "seen" in str(fut.result(10))
+    p.close()
+
+
+def test_a_held_job_outlives_its_executor(shared_server, r, pool):
+    _store_min_batch(r, "mb", 2)
+    p = Peer(shared_server)
+    first = call_async(pool, shared_server, "AI.MODELEXECUTE", "mb", "INPUTS", 1, "x1", "OUTPUTS", 1, "y")
+    time.sleep(0.2)
+    p.close()  # never pulled it: it stays queued for the next executor (within the 2 s grace)
+    p = Peer(shared_server)
+    pulled = pool.submit(p.pull, 16, 20000)
+    second = call_async(pool, shared_server, "AI.MODELEXECUTE", "mb", "INPUTS", 1, "x1", "OUTPUTS", 1, "z")
+    jobs = pulled.result(10)
+    assert len(jobs) == 2
+    one = ("FLOAT", [1, 1], np.float32(1).tobytes())
+    assert p.donen(*[(j[0], [one]) for j in jobs]) == [b"OK", b"OK"]
+    assert first.result(10) == b"OK" and second.result(10) == b"OK"
+    p.close()
+
+
+def test_a_new_model_version_releases_the_old_group(shared_server, r, pool):
+    _store_min_batch(r, "mb", 3)
+    p = Peer(shared_server, backends="ONNX")  # no TORCH: stores are not sent for validation
+    pulled = pool.submit(p.pull, 16, 20000)
+    old = call_async(pool, shared_server, "AI.MODELEXECUTE", "mb", "INPUTS", 1, "x1", "OUTPUTS", 1, "y")
+    time.sleep(0.3)
+    assert not pulled.done()
+    _store_min_batch(r, "mb", 3)  # stored again: the old version's group cannot grow
+    new = call_async(pool, shared_server, "AI.MODELEXECUTE", "mb", "INPUTS", 1, "x1", "OUTPUTS", 1, "z")
+    jobs = pulled.result(10)
+    assert [j[2] for j in jobs] == [b"mb", b"mb"] and jobs[0][3] < jobs[1][3]
+    for job in jobs:
+        assert p.err(job[0], "seen") == b"OK"
+    assert "seen" in str(old.result(10)) and "seen" in str(new.result(10))
     p.close()
 
 

@@ -356,9 +356,11 @@ def test_timeout_returns_timedout(server, executor):
 
 def test_executor_killed_mid_job_then_restarted(server, make_executor):
     torch = need("torch")
-    ex = make_executor(server).start()
+    # BATCHSIZE without MINBATCHSIZE: the module hands the job out at once (it holds back only
+    # jobs that wait for a MINBATCHSIZE) and this executor waits up to a minute to fill a batch
+    ex = make_executor(server, extra=["--max-batch-wait-ms", "60000"]).start()
     c = server.client()
-    c.execute_command("AI.MODELSTORE", "m", "TORCH", "CPU", "BATCHSIZE", 4, "MINBATCHSIZE", 2,
+    c.execute_command("AI.MODELSTORE", "m", "TORCH", "CPU", "BATCHSIZE", 4,
                       "BLOB", torch_model_bytes(torch))
     put(c, "x", np.ones((1, 3), np.float32))
     result = {}

@@ -8,7 +8,7 @@ import pytest
 
 from smartsim._core.executor import backends, batching, dtypes, protocol
 from smartsim._core.executor.protocol import Job
-from smartsim._core.executor.worker import clean_message, parse_args
+from smartsim._core.executor.worker import Executor, clean_message, done_batch, parse_args
 
 from .executor_testlib import onnx_add_mul, torch_model_bytes
 
@@ -159,6 +159,67 @@ def test_max_batch_wait():
     assert [[j.job_id for j in u] for u in b.ready(t0 + 0.021)] == [[1]]
     units = batching.plan([_job(i, 1, bs=2, t=t0) for i in range(2)], b, t0)
     assert [[j.job_id for j in u] for u in units] == [[0, 1]]  # full: no wait
+
+
+def test_parse_job_waited_field_and_short_jobs():
+    raw = [5, b"MODEL", b"m", 3, b"", [[b"FLOAT", [1, 3], b"\0" * 12]], 1, [], [], 8, 8, 10, 2500]
+    job = protocol.parse_job(raw)  # the 13th field (waited us) is read by the worker
+    assert (job.batchsize, job.minbatchsize, job.minbatchtimeout, job.samples) == (8, 8, 10, 1)
+    # other peers may send strings for numbers
+    job = protocol.parse_job([b"5", b"model", "m", b"3", None, [], b"0", None, None, b"4"])
+    assert (job.job_id, job.kind, job.key, job.version, job.fn_name) == (5, "MODEL", b"m", 3, "")
+    assert (job.n_outputs, job.batchsize, job.minbatchsize, job.args) == (0, 4, 0, [])
+
+
+# ------------------------------------------------------------------------ DONEN
+def _resp_args(data):
+    import hiredis
+
+    reader = hiredis.Reader()
+    reader.feed(data)
+    return reader.gets()
+
+
+def test_done_batch_encodes_one_donen():
+    jobs = [_job(10 + i, i % 3 + 1, bs=8) for i in range(4)]
+    total = sum(j.samples for j in jobs)
+    first = np.arange(total * 3, dtype=np.float32).reshape(total, 3)
+    second = np.arange(total, dtype=np.int64)[::-1]  # not contiguous: sent as a copy
+    data, tag = done_batch(jobs, [first, second])
+    assert tag == ("DONEN", (10, 11, 12, 13))
+    args = _resp_args(data)
+    assert args[:2] == [b"AI._EXEC.DONEN", b"4"] and len(args) == 2 + 4 * 8
+    start = 0
+    for k, job in enumerate(jobs):
+        n = job.samples
+        assert args[2 + 8 * k:10 + 8 * k] == [
+            b"%d" % job.job_id, b"2", b"FLOAT", b"%d 3" % n, first[start:start + n].tobytes(),
+            b"INT64", b"%d" % n, np.ascontiguousarray(second[start:start + n]).tobytes()]
+        start += n
+
+
+def test_done_batch_leaves_strings_and_big_blobs_to_done():
+    jobs = [_job(1, 1, bs=8), _job(2, 1, bs=8)]
+    assert done_batch(jobs, [np.array([b"a", b"bc"], dtype=object)]) is None
+    assert done_batch(jobs, [np.zeros((2, 1 << 14), np.float32)]) is None
+    with pytest.raises(batching.BatchSizeError):
+        done_batch(jobs, [np.zeros((3, 2), np.float32)])
+
+
+def _unconnected_executor():
+    return Executor(protocol.Connection(socket_path="/nonexistent"), backends=[], prewarm=False)
+
+
+def test_donen_replies_become_errs_where_a_client_would_wait():
+    ex = _unconnected_executor()
+    unknown = protocol.ReplyError("ERR unknown job 2 (timed out or cancelled)")
+    refused = protocol.ReplyError("ERR executor returned a tensor with an invalid shape")
+    ex._answered(("DONEN", (1, 2, 3)), [b"OK", unknown, refused])
+    assert list(ex.conn.pending) == [("ERR", 3)]  # the unknown job is left alone
+    # a DONEN refused whole (e.g. by a module that has none): every job gets an ERR
+    ex = _unconnected_executor()
+    ex._answered(("DONEN", (4, 5)), protocol.ReplyError("ERR unknown command 'AI._EXEC.DONEN'"))
+    assert list(ex.conn.pending) == [("ERR", 4), ("ERR", 5)]
 
 
 # ------------------------------------------------------------------------ backends

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/time.h>
+#include <time.h>
 
 #include "aimodule.h"
 
@@ -47,6 +48,9 @@ typedef struct Job {
     RedisModuleString **keys;
     size_t nkeys;
     long long t_start_us;
+    long long queued_us;  /* when it was queued (PULL replies carry how long it waited) */
+    long long release_us; /* held: when MINBATCHTIMEOUT lets it run anyway (0: never) */
+    int held;             /* queued without waking an executor: see job_holdable */
     RedisModuleTimerID timer;
     int has_timer;
     int result;
@@ -62,6 +66,9 @@ struct Device {
     int nexec;
     RedisModuleTimerID grace_timer;
     int has_grace_timer;
+    RedisModuleTimerID hold_timer; /* releases held jobs whose MINBATCHTIMEOUT passed */
+    int has_hold_timer;
+    long long hold_timer_us; /* when it fires */
     Device *next;
 };
 
@@ -90,6 +97,13 @@ long long ustime_now(void) {
     struct timeval tv;
     gettimeofday(&tv, NULL);
     return (long long)tv.tv_sec * 1000000LL + tv.tv_usec;
+}
+
+/* Clock of queue waits and holds: immune to changes of the wall clock. */
+static long long monotonic_us(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000000LL + ts.tv_nsec / 1000;
 }
 
 /* ---------------------------------------------------------------- devices / executors */
@@ -266,9 +280,115 @@ static void wake_one(RedisModuleCtx *ctx, Device *d) {
     }
 }
 
+/* ---------------------------------------------------------------- holding partial batches
+ * A MODEL job of a model with MINBATCHSIZE that cannot complete a batch yet -- its samples,
+ * with those of its model version already queued or pulled and not answered, stay below the
+ * minimum -- is queued without waking an executor: the executor would only hold it
+ * (batching.py), and a wake per request costs it and the server a round trip each. The job
+ * goes out with the next PULL that is answered (the request that completes the batch, the
+ * executor's own PULL timeout, another job) or once its MINBATCHTIMEOUT has passed. Holding
+ * never delays a batch: a job the executor would run at once (not batchable, a request of
+ * BATCHSIZE samples, the minimum reached, an older version of its model waiting) wakes it. */
+
+/* Samples job j adds to a batch: dim 0 of its inputs when every input has one, they agree
+ * and none is a STRING tensor; else 0 (the executor runs such a job alone, at once). */
+static long long job_batch_samples(const Job *j) {
+    if (j->kind != J_MODEL || !j->obj || j->obj->batchsize == 0 || j->ninputs == 0)
+        return 0;
+    const Tensor *first = j->inputs[0];
+    if (first->ndims < 1 || first->shape[0] <= 0)
+        return 0;
+    for (size_t i = 1; i < j->ninputs; i++) {
+        const Tensor *t = j->inputs[i];
+        if (t->dtype == DT_STRING || t->ndims < 1 || t->shape[0] != first->shape[0])
+            return 0;
+    }
+    return first->dtype == DT_STRING ? 0 : first->shape[0];
+}
+
+static int same_string(RedisModuleString *a, RedisModuleString *b) {
+    size_t la, lb;
+    const char *pa = RedisModule_StringPtrLen(a, &la);
+    const char *pb = RedisModule_StringPtrLen(b, &lb);
+    return la == lb && !memcmp(pa, pb, la);
+}
+
+static int job_holdable(const Job *j) {
+    const AIObj *o = j->obj;
+    if (j->kind != J_MODEL || !o || o->minbatchsize == 0)
+        return 0;
+    /* batching.py: a model with MINBATCHSIZE > BATCHSIZE batches as if it were BATCHSIZE */
+    long long need = (long long)(o->minbatchsize < o->batchsize ? o->minbatchsize : o->batchsize);
+    long long have = job_batch_samples(j);
+    if (have <= 0 || have >= need)
+        return 0;
+    for (int pass = 0; pass < 2; pass++) {
+        for (const Job *q = pass ? running_head : j->dev->qhead; q; q = q->next) {
+            if (q == j || q->kind != J_MODEL || !q->obj)
+                continue;
+            if (q->obj->version == o->version) {
+                have += job_batch_samples(q);
+                if (have >= need)
+                    return 0;
+            } else if (same_string(q->key, j->key)) {
+                return 0; /* the executor releases the older version's group on seeing j */
+            }
+        }
+    }
+    return 1;
+}
+
+static int device_has_servable(const Device *d) {
+    for (const Job *j = d->qhead; j; j = j->next)
+        if (!j->held)
+            return 1;
+    return 0;
+}
+
+static void hold_timer_cb(RedisModuleCtx *ctx, void *data) {
+    Device *d = data;
+    d->has_hold_timer = 0;
+    long long now = monotonic_us(), next = 0;
+    int released = 0;
+    for (Job *j = d->qhead; j; j = j->next) {
+        if (!j->held || !j->release_us)
+            continue;
+        if (j->release_us <= now) {
+            j->held = 0;
+            released = 1;
+        } else if (!next || j->release_us < next) {
+            next = j->release_us;
+        }
+    }
+    if (next) {
+        d->hold_timer = RedisModule_CreateTimer(ctx, (next - now + 999) / 1000, hold_timer_cb, d);
+        d->has_hold_timer = 1;
+        d->hold_timer_us = next;
+    }
+    if (released)
+        wake_one(ctx, d);
+}
+
+/* Hold j until release_us (0: until a PULL is answered for another reason). */
+static void job_hold(RedisModuleCtx *ctx, Job *j, long long release_us) {
+    Device *d = j->dev;
+    j->held = 1;
+    j->release_us = release_us;
+    if (!release_us || (d->has_hold_timer && d->hold_timer_us <= release_us))
+        return;
+    if (d->has_hold_timer)
+        RedisModule_StopTimer(ctx, d->hold_timer, NULL);
+    d->hold_timer = RedisModule_CreateTimer(ctx, (release_us - j->queued_us + 999) / 1000,
+                                            hold_timer_cb, d);
+    d->has_hold_timer = 1;
+    d->hold_timer_us = release_us;
+}
+
 static void job_enqueue(RedisModuleCtx *ctx, Job *j) {
     Device *d = j->dev;
     j->state = JS_QUEUED;
+    j->queued_us = monotonic_us();
+    int hold = job_holdable(j);
     j->prev = d->qtail;
     j->next = NULL;
     if (d->qtail)
@@ -276,7 +396,12 @@ static void job_enqueue(RedisModuleCtx *ctx, Job *j) {
     else
         d->qhead = j;
     d->qtail = j;
-    wake_one(ctx, d);
+    if (hold)
+        job_hold(ctx, j, j->obj->minbatchtimeout
+                             ? j->queued_us + (long long)j->obj->minbatchtimeout * 1000
+                             : 0);
+    else
+        wake_one(ctx, d);
 }
 
 /* ---------------------------------------------------------------- blocked user clients */
@@ -973,8 +1098,8 @@ static int cmd_exec_hello(RedisModuleCtx *ctx, RedisModuleString **argv, int arg
 
 /* ---------------------------------------------------------------- AI._EXEC.PULL */
 
-static void reply_job(RedisModuleCtx *ctx, Job *j) {
-    RedisModule_ReplyWithArray(ctx, 12);
+static void reply_job(RedisModuleCtx *ctx, Job *j, long long now) {
+    RedisModule_ReplyWithArray(ctx, 13);
     RedisModule_ReplyWithLongLong(ctx, (long long)j->id);
     RedisModule_ReplyWithCString(ctx, job_kind_names[j->kind]);
     RedisModule_ReplyWithString(ctx, j->key);
@@ -1008,6 +1133,7 @@ static void reply_job(RedisModuleCtx *ctx, Job *j) {
     RedisModule_ReplyWithLongLong(ctx, (long long)j->obj->batchsize);
     RedisModule_ReplyWithLongLong(ctx, (long long)j->obj->minbatchsize);
     RedisModule_ReplyWithLongLong(ctx, (long long)j->obj->minbatchtimeout);
+    RedisModule_ReplyWithLongLong(ctx, now > j->queued_us ? now - j->queued_us : 0);
 }
 
 /* Hand queued jobs of e's device to e (at most max), replying with the job array. */
@@ -1017,11 +1143,12 @@ static void serve_jobs(RedisModuleCtx *ctx, Executor *e, int max) {
     for (Job *j = d->qhead; j && n < max; j = j->next)
         n++;
     RedisModule_ReplyWithArray(ctx, n);
-    long long now = ustime_now();
+    long long now = ustime_now(), queue_now = monotonic_us();
     for (long i = 0; i < n; i++) {
         Job *j = d->qhead;
         list_remove(&d->qhead, &d->qtail, j);
         j->state = JS_RUNNING;
+        j->held = 0;
         j->exec_id = e->client_id;
         j->t_start_us = now;
         j->next = running_head;
@@ -1029,7 +1156,7 @@ static void serve_jobs(RedisModuleCtx *ctx, Executor *e, int max) {
         if (running_head)
             running_head->prev = j;
         running_head = j;
-        reply_job(ctx, j);
+        reply_job(ctx, j, queue_now);
     }
 }
 
@@ -1080,7 +1207,7 @@ static int cmd_exec_pull(RedisModuleCtx *ctx, RedisModuleString **argv, int argc
     Executor *e = executor_or_refuse(ctx, "AI._EXEC.PULL");
     if (!e)
         return REDISMODULE_OK;
-    if (e->dev->qhead || ctx_cannot_block(ctx) || e->pull_bc) {
+    if (device_has_servable(e->dev) || ctx_cannot_block(ctx) || e->pull_bc) {
         serve_jobs(ctx, e, (int)max);
         return REDISMODULE_OK;
     }
@@ -1175,22 +1302,10 @@ static int parse_shape(const char *s, size_t len, int64_t *shape, int maxd) {
     return n;
 }
 
-static int cmd_exec_done(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
-    if (argc < 3)
-        return RedisModule_WrongArity(ctx);
-    if (!executor_or_refuse(ctx, "AI._EXEC.DONE"))
-        return REDISMODULE_OK;
-    Job *j = running_job(ctx, argv[1]);
-    if (!j)
-        return reply_error_fmt(ctx, "ERR unknown job %s (timed out or cancelled)",
-                               RedisModule_StringPtrLen(argv[1], NULL));
-    long long n;
-    if (RedisModule_StringToLongLong(argv[2], &n) != REDISMODULE_OK || n < 0 || n > argc ||
-        3 + 3 * n != argc) {
-        job_count_error(j);
-        job_complete(ctx, j, R_ERR, "ERR executor sent a malformed result");
-        return RedisModule_ReplyWithError(ctx, "ERR malformed AI._EXEC.DONE");
-    }
+/* Finish running job j with the n outputs at outv (3 arguments each: dtype, shape, blob),
+ * sending exactly one reply: +OK, or the error a malformed tensor earned (the job is failed
+ * for its client either way when something is wrong). */
+static int done_one(RedisModuleCtx *ctx, Job *j, long long n, RedisModuleString **outv) {
     if (j->kind != J_LOAD && (size_t)n != j->noutputs) {
         char msg[200];
         snprintf(msg, sizeof(msg),
@@ -1204,9 +1319,9 @@ static int cmd_exec_done(RedisModuleCtx *ctx, RedisModuleString **argv, int argc
     const char *bad = NULL;
     for (long long i = 0; i < n && !bad; i++) {
         size_t dl, sl, bl;
-        const char *dn = RedisModule_StringPtrLen(argv[3 + 3 * i], &dl);
-        const char *ss = RedisModule_StringPtrLen(argv[4 + 3 * i], &sl);
-        const char *blob = RedisModule_StringPtrLen(argv[5 + 3 * i], &bl);
+        const char *dn = RedisModule_StringPtrLen(outv[3 * i], &dl);
+        const char *ss = RedisModule_StringPtrLen(outv[1 + 3 * i], &sl);
+        const char *blob = RedisModule_StringPtrLen(outv[2 + 3 * i], &bl);
         int dtype = dtype_from_name(dn, dl);
         int64_t shape[64];
         int nd = parse_shape(ss, sl, shape, 64);
@@ -1218,7 +1333,7 @@ static int cmd_exec_done(RedisModuleCtx *ctx, RedisModuleString **argv, int argc
         } else if (tensor_check_blob(dtype, len, blob, bl)) {
             bad = "ERR executor returned a tensor whose data does not match its shape and type";
         } else {
-            outs[i] = tensor_new_from_string(dtype, shape, nd, len, argv[5 + 3 * i]);
+            outs[i] = tensor_new_from_string(dtype, shape, nd, len, outv[2 + 3 * i]);
         }
     }
     if (bad) {
@@ -1239,6 +1354,66 @@ static int cmd_exec_done(RedisModuleCtx *ctx, RedisModuleString **argv, int argc
     }
     job_complete(ctx, j, R_OK, NULL);
     return RedisModule_ReplyWithSimpleString(ctx, "OK");
+}
+
+static int reply_unknown_job(RedisModuleCtx *ctx, RedisModuleString *idstr) {
+    return reply_error_fmt(ctx, "ERR unknown job %s (timed out or cancelled)",
+                           RedisModule_StringPtrLen(idstr, NULL));
+}
+
+static int cmd_exec_done(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
+    if (argc < 3)
+        return RedisModule_WrongArity(ctx);
+    if (!executor_or_refuse(ctx, "AI._EXEC.DONE"))
+        return REDISMODULE_OK;
+    Job *j = running_job(ctx, argv[1]);
+    if (!j)
+        return reply_unknown_job(ctx, argv[1]);
+    long long n;
+    if (RedisModule_StringToLongLong(argv[2], &n) != REDISMODULE_OK || n < 0 || n > argc ||
+        3 + 3 * n != argc) {
+        job_count_error(j);
+        job_complete(ctx, j, R_ERR, "ERR executor sent a malformed result");
+        return RedisModule_ReplyWithError(ctx, "ERR malformed AI._EXEC.DONE");
+    }
+    return done_one(ctx, j, n, argv + 3);
+}
+
+/* AI._EXEC.DONEN <n_jobs> [<job_id> <n> [dtype shape blob]*n]*n_jobs: the DONEs of a batch
+ * in one command, answered with one reply per job (what its DONE would have got). The
+ * layout is checked before any job is touched: one that does not add up is refused whole. */
+static int cmd_exec_donen(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
+    if (argc < 2)
+        return RedisModule_WrongArity(ctx);
+    if (!executor_or_refuse(ctx, "AI._EXEC.DONEN"))
+        return REDISMODULE_OK;
+    long long njobs;
+    if (RedisModule_StringToLongLong(argv[1], &njobs) != REDISMODULE_OK || njobs < 0 ||
+        njobs > argc)
+        return RedisModule_ReplyWithError(ctx, "ERR malformed AI._EXEC.DONEN");
+    int pos = 2;
+    for (long long k = 0; k < njobs; k++) {
+        long long n;
+        if (pos + 2 > argc || RedisModule_StringToLongLong(argv[pos + 1], &n) != REDISMODULE_OK ||
+            n < 0 || n > (argc - pos - 2) / 3)
+            return RedisModule_ReplyWithError(ctx, "ERR malformed AI._EXEC.DONEN");
+        pos += 2 + 3 * (int)n;
+    }
+    if (pos != argc)
+        return RedisModule_ReplyWithError(ctx, "ERR malformed AI._EXEC.DONEN");
+    RedisModule_ReplyWithArray(ctx, (long)njobs);
+    pos = 2;
+    for (long long k = 0; k < njobs; k++) {
+        long long n;
+        RedisModule_StringToLongLong(argv[pos + 1], &n);
+        Job *j = running_job(ctx, argv[pos]);
+        if (j)
+            done_one(ctx, j, n, argv + pos + 2);
+        else
+            reply_unknown_job(ctx, argv[pos]);
+        pos += 2 + 3 * (int)n;
+    }
+    return REDISMODULE_OK;
 }
 
 static int cmd_exec_err(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
@@ -1354,6 +1529,7 @@ int exec_register_commands(RedisModuleCtx *ctx) {
         {"ai._exec.pull", cmd_exec_pull, "", 0, 0, 0},
         {"ai._exec.fetch", cmd_exec_fetch, "", 0, 0, 0},
         {"ai._exec.done", cmd_exec_done, "", 0, 0, 0},
+        {"ai._exec.donen", cmd_exec_donen, "", 0, 0, 0},
         {"ai._exec.err", cmd_exec_err, "", 0, 0, 0},
     };
     for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)

@@ -268,7 +268,8 @@ class Job:
     batchsize: int = 0
     minbatchsize: int = 0
     minbatchtimeout: int = 0
-    # Set by the worker: monotonic time the job was pulled.
+    # Set by the worker: monotonic time the module queued the job (the time of the pull
+    # when the module does not say how long the job waited).
     pulled_at: float = 0.0
 
     @property

@@ -4,7 +4,7 @@
 
 One loop on one connection (see ``aimodule/PROTOCOL.md``)::
 
-    HELLO -> [ PULL -> plan (batching) -> run each unit -> DONE/ERR per job ] ...
+    HELLO -> [ PULL -> plan (batching) -> run each unit -> DONEN per batch, DONE/ERR per job ] ...
 
 Answers are pipelined: the DONE of the last unit of a round goes out in the same write
 as the next PULL, and their replies are read before the PULL's. A DONE the module
@@ -29,16 +29,17 @@ import os
 import signal
 import sys
 import time
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from . import backends as _backends
 from .backends import BackendError, BackendUnavailable, ModelCache, TorchScript
-from .batching import Batcher, concat_inputs, plan, split_outputs
+from .batching import BatchSizeError, Batcher, concat_inputs, plan, split_outputs
 from .dtypes import encode
 from .protocol import (_JOIN_BELOW, Connection, ConnectionLost, Job, ReplyError, pack_command,
                        parse_job)
 
-__all__ = ["Executor", "ParentWatch", "RegistrationRefused", "main", "parse_args", "read_secret"]
+__all__ = ["Executor", "ParentWatch", "RegistrationRefused", "done_batch", "main", "parse_args",
+           "read_secret"]
 
 log = logging.getLogger("smartsim.executor")
 
@@ -214,6 +215,8 @@ class Executor:
         # Runtimes to import while idle (an import takes seconds and holds the GIL, so it
         # is done between jobs, never beside them); a job needing one imports it at once.
         self._to_prewarm = [b for b in self.backends if b in _backends.PREWARMED] if prewarm else []
+        # Whether the module answers a whole batch in one AI._EXEC.DONEN (asked at HELLO).
+        self._donen = False
 
     # ------------------------------------------------------------------ lifecycle
     def serve_forever(self) -> int:
@@ -263,6 +266,9 @@ class Executor:
                     f"{self.conn.address} refused to register this executor: {reply} (the secret "
                     f"comes from --secret-file or ${SECRET_ENV}; see aimodule/PROTOCOL.md)")
             raise ConnectionLost(f"AI._EXEC.HELLO refused by {self.conn.address}: {reply}")
+        # A module built before AI._EXEC.DONEN existed gets one DONE per job.
+        info = self.conn.command("COMMAND", "INFO", "AI._EXEC.DONEN")
+        self._donen = isinstance(info, list) and bool(info) and info[0] is not None
         self.stats.add("connects")
         self.stats.flush(force=True)
         log.info("registered at %s for %s (backends: %s)", self.conn.address, self.device,
@@ -334,7 +340,11 @@ class Executor:
                 except (ValueError, TypeError, IndexError) as exc:
                     log.error("cannot parse a job from the module: %s", exc)
                     continue
-                job.pulled_at = now
+                # MINBATCHTIMEOUT counts from when the module queued the job (it may hold
+                # a job that cannot complete a batch yet; PROTOCOL.md); older modules do
+                # not say, then it counts from now.
+                waited = raw[12] if len(raw) > 12 else 0
+                job.pulled_at = now - waited * 1e-6 if type(waited) is int else now
                 jobs.append(job)
             idle = not jobs
             if jobs:
@@ -376,10 +386,21 @@ class Executor:
             time.sleep(0.1)
 
     def _answered(self, tag: Any, reply: Any) -> None:
-        """Reply to a pipelined DONE/ERR."""
-        if not isinstance(reply, ReplyError) or not isinstance(tag, tuple):
+        """Reply to a pipelined DONE/DONEN/ERR."""
+        if not isinstance(tag, tuple):
             return
         what, job_id = tag
+        if what == "DONEN":  # job_id: the batch's job ids; one reply each, or one error
+            if isinstance(reply, list) and len(reply) == len(job_id):
+                for one_id, one in zip(job_id, reply):
+                    if type(one) is not bytes:
+                        self._answered(("DONE", one_id), one)
+            else:
+                for one_id in job_id:
+                    self._answered(("DONE", one_id), reply)
+            return
+        if not isinstance(reply, ReplyError):
+            return
         if what == "DONE":
             log.debug("DONE for job %s refused: %s", job_id, reply)
             # An unknown job timed out (or the module already failed it); for anything else
@@ -419,7 +440,8 @@ class Executor:
             model = self.get(first, "MODEL")
             arrays = concat_inputs(jobs)
             outs = model.run(arrays, first.n_outputs)
-            per_job = split_outputs(outs, jobs)
+            batch = done_batch(jobs, outs) if self._donen and len(jobs) > 1 else None
+            per_job = split_outputs(outs, jobs) if batch is None else []
         except (BackendError, ValueError) as exc:
             for j in jobs:
                 self.fail(j, exc)
@@ -433,6 +455,9 @@ class Executor:
             self.stats.add("batched_calls")
             self.stats.peak("max_batch_jobs", len(jobs))
             self.stats.peak("max_batch_samples", sum(j.samples for j in jobs))
+        if batch is not None:
+            self.conn.queue_encoded(*batch)
+            return
         for j, outputs in zip(jobs, per_job):
             self.done(j, outputs)
 
@@ -549,6 +574,51 @@ class Executor:
         msg = clean_message(exc)
         log.debug("job %s (%s %s) failed: %s", job.job_id, job.kind, job.key_str, msg)
         self.conn.queue("AI._EXEC.ERR", job.job_id, msg, tag=("ERR", job.job_id))
+
+
+def done_batch(jobs: Sequence[Job], outputs: Sequence) -> Optional[Tuple[bytes, Any]]:
+    """One ``AI._EXEC.DONEN`` answering every job of a batched call, RESP-encoded, and its
+    tag; None when the outputs need the general path (per-job DONE): STRING tensors (their
+    rows differ in length) or blobs big enough to be sent without copying.
+
+    Raises :class:`BatchSizeError` when an output does not have one row per input sample.
+    """
+    sizes = [j.samples for j in jobs]
+    total = sum(sizes)
+    encoded = []  # per output: RESP of its dtype name, shape after dim 0, bytes per row, bytes
+    for out in outputs:
+        if out.ndim == 0 or out.shape[0] != total:
+            raise BatchSizeError("Model did not generate the expected batch size")
+        name, _, buf = encode(out)
+        if name == "STRING":
+            return None
+        nbytes = buf.nbytes if type(buf) is memoryview else len(buf)
+        if nbytes >= _JOIN_BELOW:
+            return None
+        rest = out.shape[1:]
+        encoded.append((b"$%d\r\n%s\r\n" % (len(name), name.encode()),
+                        b" %s" % " ".join(map(str, rest)).encode() if rest else b"",
+                        nbytes // total if total else 0, bytes(buf)))  # small: slices copy less
+    n_text = b"%d" % len(encoded)
+    pieces = [b"*%d\r\n$14\r\nAI._EXEC.DONEN\r\n$%d\r\n%d\r\n" % (
+        2 + len(jobs) * (2 + 3 * len(encoded)), len(b"%d" % len(jobs)), len(jobs))]
+    append = pieces.append
+    job_tail = b"\r\n$%d\r\n%b\r\n" % (len(n_text), n_text)
+    # RESP of "dtype, shape, blob length" for jobs of so many rows, per output
+    heads: List[Dict[int, bytes]] = [{} for _ in encoded]
+    start = 0
+    for job, rows in zip(jobs, sizes):
+        job_id = b"%d" % job.job_id
+        append(b"$%d\r\n%b%b" % (len(job_id), job_id, job_tail))
+        for (dtype_resp, rest, row_bytes, data), known in zip(encoded, heads):
+            head = known.get(rows)
+            if head is None:
+                shape = b"%d%b" % (rows, rest)
+                head = known[rows] = b"%b$%d\r\n%b\r\n$%d\r\n" % (
+                    dtype_resp, len(shape), shape, rows * row_bytes)
+            append(b"%b%b\r\n" % (head, data[start * row_bytes:(start + rows) * row_bytes]))
+        start += rows
+    return b"".join(pieces), ("DONEN", tuple(j.job_id for j in jobs))
 
 
 # --------------------------------------------------------------------------- CLI
