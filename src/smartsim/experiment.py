@@ -40,7 +40,8 @@ class Experiment:
         self._control_: t.Any = None
         self._registered: t.Set[str] = set()
         self._db_identifiers: t.Set[str] = set()
-        self._entities: t.Dict[str, t.Any] = {}  # what Experiment.attach rebuilt
+        # what Experiment.attach rebuilt
+        self._entities: t.Dict[str, t.Union[Model, Ensemble, "Orchestrator"]] = {}
 
     # -- factories ---------------------------------------------------------------------
     def create_run_settings(self, exe: str, exe_args: t.Optional[t.List[str]] = None,
@@ -244,7 +245,7 @@ class Experiment:
         return exp
 
     @property
-    def entities(self) -> t.Dict[str, t.Any]:
+    def entities(self) -> t.Dict[str, t.Union[Model, Ensemble, "Orchestrator"]]:
         """Name -> entity of an attached experiment (``Experiment.attach``); {} otherwise."""
         return dict(self._entities)
 
