@@ -92,10 +92,10 @@ def test_unknown_log_level_warns(tmp_path):
     assert "hello info" in out  # falls back to info
 
 
-def _interrupt_after(script: str, mark: str):
+def _interrupt_after(script: str, mark: str, **extra_env: str):
     """Run ``script``; once it prints ``mark`` and 1.5 s more have passed, Ctrl-C it
     (SIGINT); its (stdout, stderr)."""
-    env = dict(os.environ)
+    env = dict(os.environ, **extra_env)
     env.pop("SMARTSIM_LOG_LEVEL", None)
     proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=env)
@@ -225,3 +225,32 @@ def test_rich_can_draw_rules(monkeypatch):
     monkeypatch.setitem(sys.modules, "ipykernel", object())
     monkeypatch.setitem(sys.modules, "ipywidgets", None)  # Jupyter without widgets
     assert not progress.rich_can_draw()
+
+
+def test_ctrl_c_in_poll_leaves_detached_work_running(tmp_path):
+    exp_path = tmp_path / "exp"
+    script = textwrap.dedent(f"""
+        import sys
+        from smartsim import Experiment
+        exp = Experiment("rep", exp_path={str(exp_path)!r})
+        rs = exp.create_run_settings(sys.executable, ["-c", "import time; time.sleep(60)"])
+        kept = exp.create_model("kept", rs)
+        plain = exp.create_model("plain", rs)
+        exp.start(kept, block=False, detach=True)
+        exp.start(plain, block=False)
+        print("STARTED", flush=True)
+        try:
+            exp.poll(interval=1, verbose=False)
+        except KeyboardInterrupt:
+            print("STATUS", [s.value for s in exp.get_status(kept, plain)], flush=True)
+            raise
+    """)
+    state = str(tmp_path / "state")
+    try:
+        out, err = _interrupt_after(script, "STARTED", XDG_STATE_HOME=state)
+        assert "STATUS ['Running', 'Cancelled']" in out, out + err
+        assert ("Interrupted (Ctrl-C): experiment 'rep': stopped 1 running job and cancelled "
+                "0 queued jobs") in out, out + err
+    finally:  # the detached model: ended by its records
+        from smartsim._core.control.lifecycle import teardown
+        assert teardown([str(exp_path)], grace=1.0, out=lambda line: None) == 1

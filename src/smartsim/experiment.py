@@ -211,14 +211,11 @@ class Experiment:
         """
         if summary:
             self._launch_summary(args)
-        if detach and block:
-            raise ValueError("start(detach=True) needs block=False: detached entities outlive the "
-                             "driver, a blocking start would wait for them")
         self._control.start(*args, block=block, kill_on_interrupt=kill_on_interrupt,
                             max_concurrent=max_concurrent, only_failed=only_failed, progress=progress,
-                            **({"detach": True} if detach else {}))
+                            detach=detach)
 
-    def reconnect_orchestrator(self, checkpoint: t.Union[str, os.PathLike]) -> t.Any:
+    def reconnect_orchestrator(self, checkpoint: t.Union[str, os.PathLike]) -> "Orchestrator":
         """The running ``Orchestrator`` recorded in ``checkpoint`` (the ``smartsim_db.dat``
         every database start writes in its path): its ``get_address`` works for clients and
         ``stop`` ends it. ``FileNotFoundError`` / ``SmartSimError`` when it is missing,

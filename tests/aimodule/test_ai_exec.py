@@ -249,6 +249,12 @@ def test_full_model_roundtrip(shared_server, r, pool):
     p.close()
 
 
+def _execute_m(pool, server, indices):
+    """AI.MODELEXECUTE of model ``m`` on ``x`` into ``y<i>`` for each i, in the background."""
+    return [call_async(pool, server, "AI.MODELEXECUTE", "m", "INPUTS", 1, "x", "OUTPUTS", 1, f"y{i}")
+            for i in indices]
+
+
 def _pull_n(p, n, deadline_s=10):
     jobs = []
     deadline = time.monotonic() + deadline_s
@@ -261,8 +267,7 @@ def _pull_n(p, n, deadline_s=10):
 def test_donen_answers_a_batch(shared_server, r, pool):
     setup_model(r)
     p = Peer(shared_server)
-    futs = [call_async(pool, shared_server, "AI.MODELEXECUTE", "m", "INPUTS", 1, "x", "OUTPUTS", 1,
-                       f"y{i}") for i in range(3)]
+    futs = _execute_m(pool, shared_server, range(3))
     jobs = _pull_n(p, 3)
     outs = {job[0]: np.full((2, 2), job[0], np.float32) for job in jobs}
     assert p.donen(*[(i, [("FLOAT", [2, 2], o.tobytes())]) for i, o in outs.items()]) == [b"OK"] * 3
@@ -278,8 +283,7 @@ def test_donen_answers_a_batch(shared_server, r, pool):
 def test_donen_unknown_job_in_the_middle(shared_server, r, pool):
     setup_model(r)
     p = Peer(shared_server)
-    futs = [call_async(pool, shared_server, "AI.MODELEXECUTE", "m", "INPUTS", 1, "x", "OUTPUTS", 1,
-                       f"y{i}") for i in range(2)]
+    futs = _execute_m(pool, shared_server, range(2))
     (a, b) = sorted(job[0] for job in _pull_n(p, 2))
     one = ("FLOAT", [1], np.float32(1).tobytes())
     reply = p.donen((a, [one]), (10**12, [one]), (b, [one]))
@@ -295,8 +299,7 @@ def test_donen_unknown_job_in_the_middle(shared_server, r, pool):
 def test_donen_malformed_tensor_fails_that_job_only(shared_server, r, pool):
     setup_model(r)
     p = Peer(shared_server)
-    futs = [call_async(pool, shared_server, "AI.MODELEXECUTE", "m", "INPUTS", 1, "x", "OUTPUTS", 1,
-                       f"y{i}") for i in range(3)]
+    futs = _execute_m(pool, shared_server, range(3))
     ids = sorted(job[0] for job in _pull_n(p, 3))
     good = ("FLOAT", [1], np.float32(2).tobytes())
     reply = p.donen((ids[0], [good]), (ids[1], [("FLOAT", [2, 2], b"\x00" * 3)]),
@@ -642,8 +645,7 @@ def test_deleted_model_still_fetchable_for_queued_job(shared_server, r, pool):
 def test_many_concurrent_jobs_batched_pull(shared_server, r, pool):
     setup_model(r)
     p = Peer(shared_server)
-    futs = [call_async(pool, shared_server, "AI.MODELEXECUTE", "m", "INPUTS", 1, "x", "OUTPUTS", 1,
-                       f"y{i}") for i in range(6)]
+    futs = _execute_m(pool, shared_server, range(6))
     time.sleep(0.5)
     jobs = p.pull(64, 1000)
     assert len(jobs) == 6

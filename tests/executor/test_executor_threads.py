@@ -9,41 +9,45 @@ from smartsim._core.executor import backends
 from .executor_testlib import torch_model_bytes
 
 
-def test_thread_choice_keeps_results_and_the_configured_count():
+@pytest.fixture
+def torch_threads():
+    """A setter of torch's intra-op threads (it returns torch); the count is restored after the test."""
     torch = pytest.importorskip("torch", reason="needs the python package 'torch'")
     before = torch.get_num_threads()
-    torch.set_num_threads(2)
-    try:
-        m = backends.load_model("TORCH", "CPU", torch_model_bytes(torch, "affine"))
-        for rows in (1, 8):
-            x = np.arange(rows * 3, dtype=np.float32).reshape(rows, 3)
-            for _ in range(2 * backends.THREAD_TRIALS + 3):
-                (y,) = m.run([x], 1)
-                assert y.tolist() == (x * 2 + 1).tolist()
-                # whatever a call used, the process' setting is what was configured
-                assert torch.get_num_threads() == 2
-            # measured both counts, kept one of them: never more than configured
-            assert m._threads_for[rows] in (1, 2)
-            assert rows not in m._trials
-        # a failing call (one input for a model of two) restores the count too
-        bad = backends.load_model("TORCH", "CPU", torch_model_bytes(torch, "two_out"))
-        for _ in range(2 * backends.THREAD_TRIALS + 1):
-            with pytest.raises(backends.BackendError):
-                bad.run([np.ones((8, 3), np.float32)], 2)
+
+    def set_threads(n):
+        torch.set_num_threads(n)
+        return torch
+
+    yield set_threads
+    torch.set_num_threads(before)
+
+
+def test_thread_choice_keeps_results_and_the_configured_count(torch_threads):
+    torch = torch_threads(2)
+    m = backends.load_model("TORCH", "CPU", torch_model_bytes(torch, "affine"))
+    for rows in (1, 8):
+        x = np.arange(rows * 3, dtype=np.float32).reshape(rows, 3)
+        for _ in range(2 * backends.THREAD_TRIALS + 3):
+            (y,) = m.run([x], 1)
+            assert y.tolist() == (x * 2 + 1).tolist()
+            # whatever a call used, the process' setting is what was configured
             assert torch.get_num_threads() == 2
-    finally:
-        torch.set_num_threads(before)
+        # measured both counts, kept one of them: never more than configured
+        assert m._threads_for[rows] in (1, 2)
+        assert rows not in m._trials
+    # a failing call (one input for a model of two) restores the count too
+    bad = backends.load_model("TORCH", "CPU", torch_model_bytes(torch, "two_out"))
+    for _ in range(2 * backends.THREAD_TRIALS + 1):
+        with pytest.raises(backends.BackendError):
+            bad.run([np.ones((8, 3), np.float32)], 2)
+        assert torch.get_num_threads() == 2
 
 
-def test_one_thread_configured_is_never_measured():
-    torch = pytest.importorskip("torch", reason="needs the python package 'torch'")
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        m = backends.load_model("TORCH", "CPU", torch_model_bytes(torch, "affine"))
-        x = np.ones((8, 3), np.float32)
-        for _ in range(3):
-            assert m.run([x], 1)[0].tolist() == (x * 3).tolist()
-        assert m._threads_for == {} and m._trials == {}
-    finally:
-        torch.set_num_threads(before)
+def test_one_thread_configured_is_never_measured(torch_threads):
+    torch = torch_threads(1)
+    m = backends.load_model("TORCH", "CPU", torch_model_bytes(torch, "affine"))
+    x = np.ones((8, 3), np.float32)
+    for _ in range(3):
+        assert m.run([x], 1)[0].tolist() == (x * 3).tolist()
+    assert m._threads_for == {} and m._trials == {}

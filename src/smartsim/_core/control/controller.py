@@ -30,7 +30,7 @@ from ...error import (EntityExistsError, EntityNotLaunchedError, EntityRunningEr
 from ...log import developer_logging, get_logger
 from ...status import SmartSimStatus
 from ..launcher.base import (DEFAULT_STOP_GRACE, TOKEN_VAR, BatchJob, Launcher, Pool, Task, add_exit_hook,
-                             encode_env, install_sigint_handler, last_interrupt, launcher_class)
+                             encode_env, install_sigint_handler, launcher_class)
 from . import database as _db
 from . import mlobjects as _ml
 from . import report as _report
@@ -164,9 +164,7 @@ class Controller:
         session = f"{os.getpid()}-{time.time_ns()}"
         self._manifest = ManifestWriter(exp_name, exp_path, launcher, session)
         self._exit_hook_added = False
-        self._interrupt_reported: t.Optional[float] = None  # when _interrupted last said so
         self._db_registry: t.Optional[_db.DBRegistry] = None
-        self._detach = False
         self._lifecycle = Lifecycle(self, _Batch)
         self._unreported: t.List[_Batch] = []  # batches whose outcome no blocking call has logged
 
@@ -222,17 +220,20 @@ class Controller:
             add_exit_hook(self._manifest.close)
 
     def _report_interrupt_at_exit(self) -> None:
-        """A Ctrl-C outside a blocking start/poll stopped this experiment's jobs in the
-        signal handler, where nothing may be logged: say what it stopped now, at exit (after
-        the launchers' shutdown, so the jobs have ended)."""
-        at = last_interrupt()
-        if at is None or (self._interrupt_reported is not None and self._interrupt_reported >= at):
-            return
-        stopped = [history[-1] for history in list(self._runs.values())
-                   if not history[-1].is_db and not history[-1].detached
-                   and history[-1].status is _CANCELLED and (history[-1].t_end or at) >= at - 0.5]
+        """A Ctrl-C outside a blocking start/poll: the launcher stopped (and marked) this
+        experiment's jobs on behalf of the signal handler, where nothing may be logged; say
+        what it stopped now, at exit (after the launchers' shutdown: they have ended)."""
+        self._report_interrupted()
+
+    def _report_interrupted(self) -> None:
+        """One line naming what Ctrl-C stopped since the last such line (the tasks marked
+        ``interrupted``), then clear the marks."""
+        marked = [task for history in list(self._runs.values()) for task in history if task.interrupted]
+        for task in marked:
+            task.interrupted = False
+        stopped = [task for task in marked if not task.is_db]
         if stopped:
-            logger.warning(_report.interrupted(self.exp_name, stopped, []))
+            logger.warning(_report.interrupted(self.exp_name, stopped))
 
     @property
     def _databases(self) -> _db.DBRegistry:
@@ -289,7 +290,6 @@ class Controller:
         if detach and max_concurrent is not None:
             raise ValueError(f"start(detach=True) launches every member at once; max_concurrent="
                              f"{max_concurrent!r} cannot be kept by a driver that is gone (omit it)")
-        self._detach = bool(detach)
         launcher = self.launcher  # an unregistered launcher name fails here, before any work
         entities = self._flatten(args)
         if not entities:
@@ -308,7 +308,7 @@ class Controller:
         if ml_ops and not dbs and not self.active_databases():
             raise SSNoDatabaseError(_no_database_message(ml_ops))
         if dbs:
-            self._start_databases(dbs, kill_on_interrupt)
+            self._start_databases(dbs, kill_on_interrupt, detach)
             if not apps:
                 return
         cap_pool = Pool(resolve_max_concurrent(max_concurrent)) if max_concurrent is not None else None
@@ -342,14 +342,16 @@ class Controller:
                         "completed or are still running")
         batch = self._submit(tasks, [e.name for e in apps], kill_on_interrupt, {
             "skipped": skipped, "only_failed": bool(only_failed), "block": bool(block),
-            "max_concurrent": cap_pool.cap if cap_pool is not None else self.max_concurrent}, jobs)
+            "max_concurrent": None if detach else cap_pool.cap if cap_pool is not None else self.max_concurrent},
+            jobs, detach)
         if block:
             self._block(batch, kill_on_interrupt, progress)
 
     def _submit(self, tasks: t.List[Task], names: t.List[str], kill_on_interrupt: bool,
-                record: t.Dict[str, t.Any], jobs: t.Sequence[BatchJob] = ()) -> _Batch:
+                record: t.Dict[str, t.Any], jobs: t.Sequence[BatchJob] = (), detach: bool = False) -> _Batch:
         """Hand validated tasks to the launcher as one batch: ``tasks`` as steps, each of
-        ``jobs`` as one batch job (``record``: the manifest's fields of this start)."""
+        ``jobs`` as one batch job (``record``: the manifest's fields of this start;
+        ``detach``: they outlive this driver)."""
         launcher = self.launcher
         job_tasks = [task for job in jobs for task in job.tasks]
         tasks = tasks + job_tasks
@@ -360,10 +362,12 @@ class Controller:
         self._manifest.event({"event": "start", "time": time.time(), "entities": names,
                               "members": len(tasks), **record}, flush=True)
         batch = _Batch(self, tasks)
-        if tasks and self._detach:
+        if tasks:
+            # the user's commands, before detach wraps them in the supervisor
+            _report.log_launches(logger, tasks, developer_logging(), self._manifest.manifest_path)
+        if tasks and detach:
             self._lifecycle.detach(tasks, job_tasks, names)
         if tasks:
-            _report.log_launches(logger, tasks, developer_logging(), self._manifest.manifest_path)
             if any(not task.is_db for task in tasks):
                 self._unreported.append(batch)
             with launcher.cond:
@@ -395,18 +399,18 @@ class Controller:
                     task.owner._on_end(task)
             self.launcher.cond.notify_all()
 
-    def _start_databases(self, dbs: t.List[Orchestrator], kill_on_interrupt: bool) -> None:
+    def _start_databases(self, dbs: t.List[Orchestrator], kill_on_interrupt: bool, detach: bool) -> None:
         """Launch the shards of ``dbs`` as one batch and return once every database answers
         (cluster formed, executors registered)."""
         for orc in dbs:
             if orc.batch:
                 self._check_batch_support("Orchestrator", orc.name)
         reg = self._databases
-        env = _EnvBase(self._lifecycle.detach_token if self._detach else self.launcher.token).encoded()
+        env = _EnvBase(self._lifecycle.detach_token if detach else self.launcher.token).encoded()
         tasks, launches = _db.prepare_databases(reg, dbs, self._runs, env, self.launcher)
         t0 = time.perf_counter()
         self._submit(tasks, [orc.name for orc in dbs], kill_on_interrupt, {
-            "skipped": 0, "only_failed": False, "block": False, "max_concurrent": None})
+            "skipped": 0, "only_failed": False, "block": False, "max_concurrent": None}, (), detach)
         try:
             _db.await_databases(reg, launches, self.launcher, env)
         except BaseException:
@@ -687,17 +691,17 @@ class Controller:
             logger.log(level, text)
 
     def _interrupted(self, kill_on_interrupt: bool) -> None:
-        # the SIGINT handler has already asked the launcher to stop them: what it cancelled
-        # ended a moment ago, the rest is still live
-        self._interrupt_reported = time.time()
-        since = time.time() - 2.0
-        current = [history[-1] for history in list(self._runs.values()) if not history[-1].is_db]
+        # the SIGINT handler has already asked the launcher to stop (and mark) them; what it
+        # has not reached yet is stopped here. Detached tasks are never stopped by Ctrl-C.
+        self._unreported.clear()  # the Ctrl-C line is their report
+        live = [task for task in self.live_tasks() if not task.detached]
         if not kill_on_interrupt:
-            logger.warning(_report.interrupted(self.exp_name, [], [task for task in current if task.live]))
+            left = [task for task in live if not task.is_db]
+            if left:
+                logger.warning(_report.interrupted_left_running(self.exp_name, left))
             return
-        touched = [task for task in current
-                   if task.live or (task.status is _CANCELLED and (task.t_end or 0.0) >= since)]
-        live = self.live_tasks()
+        for task in live:
+            task.interrupted = True
         engine = self.launcher
         engine.stop(live, self.stop_grace)  # no-op for tasks the SIGINT handler already stopped
         try:
@@ -706,7 +710,7 @@ class Controller:
             engine.stop(live, 0.0)
             engine.wait(live, 2.0)
         self._manifest.checkpoint(force=True)
-        logger.warning(_report.interrupted(self.exp_name, touched, []))
+        self._report_interrupted()
 
     def live_tasks(self) -> t.List[Task]:
         return [history[-1] for history in list(self._runs.values()) if history[-1].live]

@@ -14,6 +14,7 @@ import signal
 import typing as t
 
 from ...status import SmartSimStatus
+from ..launcher.base import TOKEN_VAR
 
 if t.TYPE_CHECKING:
     from ..launcher.base import Task
@@ -101,20 +102,21 @@ def outcome(tasks: t.Sequence["Task"], exp_name: str) -> t.Tuple[int, str]:
     return logging.WARNING, text
 
 
-def interrupted(exp_name: str, stopped: t.Sequence["Task"], left: t.Sequence["Task"]) -> str:
-    """The one line of Ctrl-C: what was stopped (``stopped``: tasks ended or cancelled by it)
-    and what is still running (``left``: ``kill_on_interrupt=False``)."""
+def interrupted(exp_name: str, stopped: t.Sequence["Task"]) -> str:
+    """The one line of Ctrl-C: what it stopped (tasks ended, or cancelled while queued)."""
     ended = sum(1 for task in stopped if task.t_launch is not None and task.pid is not None)
     cancelled = len(stopped) - ended
-    text = (f"Interrupted (Ctrl-C): experiment {exp_name!r}: stopped {_plural(ended, 'running job')}"
+    return (f"Interrupted (Ctrl-C): experiment {exp_name!r}: stopped {_plural(ended, 'running job')}"
             f" and cancelled {_plural(cancelled, 'queued job')}")
-    if left:
-        names = ", ".join(f"{task.name} (job {task.pid})" for task in left[:MAX_NAMED])
-        if len(left) > MAX_NAMED:
-            names += f" and {len(left) - MAX_NAMED} more"
-        text = (f"Interrupted (Ctrl-C): experiment {exp_name!r}: kill_on_interrupt=False, "
-                f"{_plural(len(left), 'job')} left running, you may need to stop them: {names}")
-    return text
+
+
+def interrupted_left_running(exp_name: str, left: t.Sequence["Task"]) -> str:
+    """The one line of Ctrl-C under ``kill_on_interrupt=False``: what is still running."""
+    names = ", ".join(f"{task.name} (job {task.pid})" for task in left[:MAX_NAMED])
+    if len(left) > MAX_NAMED:
+        names += f" and {len(left) - MAX_NAMED} more"
+    return (f"Interrupted (Ctrl-C): experiment {exp_name!r}: kill_on_interrupt=False, "
+            f"{_plural(len(left), 'job')} left running, you may need to stop them: {names}")
 
 
 def _env_changes(task: "Task") -> t.List[str]:
@@ -124,7 +126,7 @@ def _env_changes(task: "Task") -> t.List[str]:
     out = []
     for item in task.env:
         key, _, value = item.partition(b"=")
-        if base.get(key) == value or key == b"_SMARTSIM_LAUNCH_TOKEN":
+        if base.get(key) == value or key == TOKEN_VAR.encode():
             continue
         name = os.fsdecode(key)
         upper = name.upper()

@@ -94,7 +94,7 @@ class Task:
     __slots__ = (
         "name", "argv", "cwd", "env", "out", "err", "pool", "owner", "run_id", "etype", "ensemble",
         "is_db", "status", "returncode", "pid", "pidfd", "popen", "t_launch", "t_end", "stopping",
-        "error", "env_names", "inflight", "kill_at", "fds", "detached", "adopted",
+        "error", "env_names", "inflight", "kill_at", "fds", "detached", "adopted", "interrupted",
     )
 
     def __init__(self, name: str, argv: t.List[str], cwd: str, env: t.List[bytes], out: str, err: str,
@@ -129,6 +129,9 @@ class Task:
         # adopted: started by another driver, watched here through a pidfd (not our child)
         self.detached = False
         self.adopted = False
+        # stopped because of Ctrl-C (set by whoever stops it for that reason; the controller
+        # names these tasks in its Ctrl-C line and then clears the mark)
+        self.interrupted = False
 
     @property
     def live(self) -> bool:
@@ -376,14 +379,12 @@ def detect_launcher() -> str:
 _EXIT_HOOKS: t.List[t.Callable[[], None]] = []
 _PREV_SIGINT: t.Any = None
 _SIGINT_INSTALLED = False
-# when our SIGINT handler last ran (time.time()), for the line that says what Ctrl-C stopped
-# when it came outside a blocking start/poll (that line is logged at exit, not in the handler)
-_LAST_SIGINT: t.Optional[float] = None
 
 
-def last_interrupt() -> t.Optional[float]:
-    """When Ctrl-C last reached our handler in this process (``time.time()``), or None."""
-    return _LAST_SIGINT
+def stops_on_interrupt(task: Task) -> bool:
+    """Does Ctrl-C stop this task? Not when detached, nor when its owner started it with
+    ``kill_on_interrupt=False``."""
+    return not task.detached and getattr(task.owner, "kill_on_interrupt", True)
 
 
 def _live_instances() -> t.List[Launcher]:
@@ -428,8 +429,6 @@ os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _sigint_handler(signum: int, frame: t.Any) -> None:
-    global _LAST_SIGINT  # pylint: disable=global-statement
-    _LAST_SIGINT = time.time()
     for launcher in list(_INSTANCES.values()):  # no lock: a signal handler must not block
         if launcher.owner_pid == os.getpid():
             launcher.interrupt()

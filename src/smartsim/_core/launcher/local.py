@@ -74,7 +74,7 @@ import weakref
 from ...log import get_logger
 from ...status import SmartSimStatus
 from .base import (DEFAULT_STOP_GRACE, JOB_LOG_SUFFIX, TERMINAL, TOKEN_VAR, Capabilities, Launcher, Pool, Task,
-                   register_launcher)
+                   register_launcher, stops_on_interrupt)
 
 logger = get_logger(__name__)
 
@@ -463,11 +463,10 @@ class LocalLauncher(Launcher):
         elif kind == "stop":
             self._stop(cmd[1], cmd[2])
         elif kind == "interrupt":
-            wanted = lambda task: (not task.detached  # noqa: E731
-                                   and getattr(task.owner, "kill_on_interrupt", True))
-            tasks = [task for task in self._by_fd.values() if wanted(task)]
-            tasks += [task for task in self._inflight if wanted(task)]
-            tasks += [task for task in self._queued() if wanted(task)]
+            tasks = [task for task in (*self._by_fd.values(), *self._inflight, *self._queued())
+                     if stops_on_interrupt(task)]
+            for task in tasks:
+                task.interrupted = True
             self._stop(tasks, cmd[2])
 
     def _stop(self, tasks: t.Sequence[Task], grace: float) -> None:

@@ -61,7 +61,7 @@ import uuid
 from ...error import LauncherError, SSUnsupportedError
 from ...log import get_logger
 from ...status import SmartSimStatus
-from .base import DEFAULT_STOP_GRACE, BatchJob, Capabilities, Task
+from .base import DEFAULT_STOP_GRACE, BatchJob, Capabilities, Task, stops_on_interrupt
 from .local import EXIT_SUFFIX, LocalLauncher  # (a detached task records its status the same way)
 
 logger = get_logger(__name__)
@@ -453,8 +453,9 @@ class SchedulerLauncher(AdoptsBatchJobs):
             if self._interrupted:
                 self._interrupted = False
                 with self.cond:
-                    wanted = [task for task in self._job_of if task.live and not task.detached
-                              and getattr(task.owner, "kill_on_interrupt", True)]
+                    wanted = [task for task in self._job_of if task.live and stops_on_interrupt(task)]
+                    for task in wanted:
+                        task.interrupted = True
                 if wanted:
                     self.stop(wanted)
             with self.cond:
