@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Install everything this project needs on a fresh Debian machine with Python, pip and gcc.
 #   scripts/install.sh        the package (Cython core + Redis module) and redis-server
-#   scripts/install.sh test   ... plus the test and ML extras (torch CPU build, onnxruntime,
-#                             tensorflow-cpu)
+#   scripts/install.sh test   ... plus the test and dev extras (pytest, mypy, Sphinx) and the
+#                             ML ones (torch CPU build, onnxruntime, tensorflow-cpu)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -23,7 +23,8 @@ fi
 if [ "${1:-}" = "test" ]; then
   # torch first and pinned: a CPU build on local disk; unpinned pulls a multi-GB CUDA build
   $PY -m pip install -q "torch==2.13.0" || echo "warning: torch 2.13.0 not installable; ML tests will skip"
-  $PY -m pip install -q -e ".[test]"
+  # test: pytest & co; dev: mypy and Sphinx (tests/test_typing.py runs mypy; CI builds the docs)
+  $PY -m pip install -q -e ".[test,dev]"
   $PY -m pip install -q onnxruntime onnx || echo "warning: onnxruntime not installable; ONNX tests will skip"
   # the xarray extra: DatasetConverter.transform_to_xarray (smartsim.client.dataset_utils)
   $PY -m pip install -q "xarray>=2022.6" || echo "warning: xarray not installable; xarray conversion tests will skip"

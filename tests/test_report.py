@@ -157,19 +157,17 @@ def test_client_says_it_is_retrying_a_closed_port():
     script = textwrap.dedent(f"""
         import sys, time
         t0 = time.monotonic()
-        from smartsim.log import get_logger
-        get_logger("smartsim.client")  # configures the smartsim handler
-        class Stamp:
+        real = sys.stdout
+        class Stamp:  # the client logs to stdout (SR_LOG_FILE unset), as SmartRedis does
             def write(self, text):
-                sys.stdout.write(f"[{{time.monotonic() - t0:.2f}}] " + text if text.strip() else text)
-            def flush(self): sys.stdout.flush()
-        import logging
-        logging.getLogger("smartsim").handlers[0].setStream(Stamp())
+                real.write(f"[{{time.monotonic() - t0:.2f}}] " + text if text.strip() else text)
+            def flush(self): real.flush()
+        sys.stdout = Stamp()
         from smartsim.client import Client
         try:
             Client(address="127.0.0.1:{port}", cluster=False)
         except Exception as exc:
-            print(f"[{{time.monotonic() - t0:.2f}}] ERROR", type(exc).__name__, exc)
+            real.write(f"[{{time.monotonic() - t0:.2f}}] ERROR {{type(exc).__name__}} {{exc}}\\n")
     """)
     proc = _run(script, env={"SR_CONN_TIMEOUT": "3", "SR_CONN_INTERVAL": "500"})
     lines = proc.stdout.splitlines()

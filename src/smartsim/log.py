@@ -7,22 +7,31 @@ import typing as t
 
 _LEVELS = {"quiet": logging.WARNING, "info": logging.INFO, "debug": logging.DEBUG,
            "developer": logging.DEBUG}
+_FORMAT = "%(asctime)s %(name)s[%(process)d] %(levelname)s %(message)s"
 _configured = False
+_developer = False  # SMARTSIM_LOG_LEVEL=developer, as read by _configure_root
+
+
+def _parse_level(text: str, default: int) -> t.Optional[int]:
+    """A level name (any case, surrounding blanks ignored) -> logging level; ``default``
+    for an empty name, None for an unknown one."""
+    name = text.strip().lower()
+    return default if not name else _LEVELS.get(name)
 
 
 def _configure_root() -> None:
-    global _configured
+    global _configured, _developer  # pylint: disable=global-statement
     if _configured:
         return
     _configured = True
     root = logging.getLogger("smartsim")
-    requested = os.environ.get("SMARTSIM_LOG_LEVEL", "info")
-    level = _LEVELS.get(requested.strip().lower())
+    requested = os.environ.get("SMARTSIM_LOG_LEVEL", "")
+    level = _parse_level(requested, logging.INFO)
+    _developer = requested.strip().lower() == "developer"
     root.setLevel(logging.INFO if level is None else level)
     if not root.handlers:
         handler = logging.StreamHandler(sys.stdout)
-        handler.setFormatter(logging.Formatter(
-            "%(asctime)s %(name)s[%(process)d] %(levelname)s %(message)s", "%H:%M:%S"))
+        handler.setFormatter(logging.Formatter(_FORMAT, "%H:%M:%S"))
         root.addHandler(handler)
     root.propagate = False
     if level is None:
@@ -32,7 +41,8 @@ def _configure_root() -> None:
 
 def developer_logging() -> bool:
     """Whether ``SMARTSIM_LOG_LEVEL=developer`` (debug output without abbreviation)."""
-    return os.environ.get("SMARTSIM_LOG_LEVEL", "").strip().lower() == "developer"
+    _configure_root()
+    return _developer
 
 
 def get_logger(name: str, log_level: t.Optional[str] = None, fmt: t.Optional[str] = None) -> logging.Logger:
@@ -42,7 +52,7 @@ def get_logger(name: str, log_level: t.Optional[str] = None, fmt: t.Optional[str
         name = f"smartsim.{name}"
     logger = logging.getLogger(name)
     if log_level:
-        logger.setLevel(_LEVELS.get(log_level.lower(), logging.INFO))
+        logger.setLevel(_parse_level(log_level, logging.INFO) or logging.INFO)
     return logger
 
 
@@ -50,7 +60,6 @@ def log_to_file(filename: str, log_level: str = "debug") -> None:
     """Also write SmartSim's log records to ``filename``."""
     _configure_root()
     handler = logging.FileHandler(filename)
-    handler.setLevel(_LEVELS.get(log_level.lower(), logging.DEBUG))
-    handler.setFormatter(logging.Formatter(
-        "%(asctime)s %(name)s[%(process)d] %(levelname)s %(message)s"))
+    handler.setLevel(_parse_level(log_level, logging.DEBUG) or logging.DEBUG)
+    handler.setFormatter(logging.Formatter(_FORMAT))
     logging.getLogger("smartsim").addHandler(handler)

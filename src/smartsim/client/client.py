@@ -208,7 +208,7 @@ class ClientCore(SRObjectCore):
         super().__init__(logger_name)
         self.cfg = cfg
         self.cluster = cluster
-        self.db = DBConnection(cfg, cluster)
+        self.db = DBConnection(cfg, cluster, logger_name)
 
 
 def _connect(cfg: ConfigCore, cluster: bool, logger_name: str) -> ClientCore:

@@ -28,9 +28,9 @@ import typing as t
 from _fastpath import crc16 as _crc16
 from _fastpath import resp as _resp
 
-from ..log import get_logger
 from .config import ConfigCore
 from .errors import RedisConnectionError, RedisReplyError, RedisRuntimeError, RedisTimeoutError
+from .logger import LLInfo, log_warning
 
 if t.TYPE_CHECKING:
     import numpy as np
@@ -140,14 +140,13 @@ class Range:
         """``{tag}.key``: a key stored on this shard."""
         return b"{" + self.tag + b"}." + key
 
-_log = get_logger("smartsim.client")
-
 
 class DBConnection:
     """Standalone or clustered database access with SmartRedis's connection settings."""
 
-    def __init__(self, cfg: ConfigCore, cluster: bool) -> None:
+    def __init__(self, cfg: ConfigCore, cluster: bool, log_context: str = "Default") -> None:
         self.cluster = cluster
+        self.log_context = log_context  # the client's logger_name: SmartRedis's log context
         self.conn_timeout = float(cfg._resolve_int("SR_CONN_TIMEOUT", 100))
         self.conn_interval = cfg._resolve_int("SR_CONN_INTERVAL", 1000) / 1000.0
         self.cmd_timeout = float(cfg._resolve_int("SR_CMD_TIMEOUT", 100))
@@ -225,9 +224,10 @@ class DBConnection:
                 # said once, when retrying starts: a client started before its database (or
                 # pointed at the wrong port) must not wait SR_CONN_TIMEOUT in silence
                 warned = True
-                _log.warning(f"Could not connect to the database at {node.address} "
-                             f"({_os_text(last)}); retrying every {self.conn_interval:g} s for up "
-                             f"to {self.conn_timeout:g} s (SR_CONN_INTERVAL, SR_CONN_TIMEOUT)")
+                log_warning(self.log_context, LLInfo,
+                            f"Could not connect to the database at {node.address} ({_os_text(last)}); "
+                            f"retrying every {self.conn_interval:g} s for up to {self.conn_timeout:g} s "
+                            "(SR_CONN_INTERVAL, SR_CONN_TIMEOUT)")
             time.sleep(self.conn_interval)
         what = "connect to" if initial else "reconnect to"
         raise RedisConnectionError(

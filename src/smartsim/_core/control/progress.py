@@ -17,6 +17,10 @@ import sys
 import time
 import typing as t
 
+from ...log import get_logger
+
+logger = get_logger(__name__)
+
 
 def progress_wanted(progress: t.Optional[bool]) -> bool:
     """Resolve a ``progress=None/True/False`` argument."""
@@ -50,14 +54,26 @@ def rich_can_draw() -> bool:
         return False
 
 
-#: seconds between two plain progress lines
-PLAIN_INTERVAL = float(os.environ.get("SMARTSIM_PROGRESS_INTERVAL", "10"))
+def plain_interval() -> float:
+    """Seconds between two plain progress lines: ``SMARTSIM_PROGRESS_INTERVAL`` (default 10;
+    a value that is not a positive number is a warning and means 10)."""
+    text = os.environ.get("SMARTSIM_PROGRESS_INTERVAL", "")
+    if not text.strip():
+        return 10.0
+    try:
+        value = float(text)
+        if value > 0:
+            return value
+    except ValueError:
+        pass
+    logger.warning(f"SMARTSIM_PROGRESS_INTERVAL={text!r} is not a positive number of seconds; using 10")
+    return 10.0
 
 
 class ProgressBar:
     """Counts, elapsed time and ETA. ``kind="launch"``: done/total with running, failed and
     queued; ``kind="generate"``: members (and files written, when given). Where rich cannot
-    draw (``rich_can_draw``) it prints a plain line every ``PLAIN_INTERVAL`` s and at the end."""
+    draw (``rich_can_draw``) it prints a plain line every ``plain_interval()`` s and at the end."""
 
     def __init__(self, description: str, total: int, enabled: bool = True, delay: float = 0.5,
                  kind: str = "launch") -> None:
@@ -68,7 +84,8 @@ class ProgressBar:
         self.enabled = enabled and total > 0
         self.delay = delay
         self.kind = kind
-        self.plain = not rich_can_draw()
+        self.plain = self.enabled and not rich_can_draw()
+        self._interval = plain_interval() if self.plain else 0.0
         self._t0 = time.monotonic()
         self._progress: t.Any = None
         self._task: t.Any = None
@@ -131,7 +148,7 @@ class ProgressBar:
             return
         if self.plain:
             if now >= self._next_line:
-                self._next_line = now + PLAIN_INTERVAL
+                self._next_line = now + self._interval
                 self._print_line()
             return
         if self._progress is None:

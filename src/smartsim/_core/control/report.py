@@ -15,6 +15,7 @@ import typing as t
 
 from ...status import SmartSimStatus
 from ..launcher.base import TOKEN_VAR
+from ..utils.helpers import tail_text
 
 if t.TYPE_CHECKING:
     from ..launcher.base import Task
@@ -48,20 +49,8 @@ def _how_it_failed(task: "Task") -> str:
 
 
 def tail_lines(path: str, n: int = ERR_TAIL_LINES, max_bytes: int = 64 * 1024) -> t.List[str]:
-    """The last ``n`` lines of ``path`` (read from its end: an ``.err`` may be huge);
-    ``[]`` when it is missing or empty."""
-    try:
-        with open(path, "rb") as f:
-            f.seek(0, os.SEEK_END)
-            size = f.tell()
-            f.seek(max(0, size - max_bytes))
-            data = f.read()
-    except OSError:
-        return []
-    lines = data.decode("utf-8", "replace").splitlines()
-    if size > max_bytes and lines:
-        lines = lines[1:]  # the first one is cut
-    return lines[-n:]
+    """The last ``n`` lines of ``path``; ``[]`` when it is missing or empty."""
+    return tail_text(path, max_bytes).splitlines()[-n:]
 
 
 def outcome(tasks: t.Sequence["Task"], exp_name: str) -> t.Tuple[int, str]:

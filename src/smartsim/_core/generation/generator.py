@@ -265,11 +265,13 @@ class Generator:
     def _advance(self, n: int, files: t.Optional[EntityFiles]) -> None:
         """``n`` members done, each with ``files`` placed or rendered (for the progress bar)."""
         self._done += n
+        bar = self._bar
+        if bar is None or not bar.enabled:
+            return
         if files:
             # a copied directory counts as one: the bar shows progress, not an inventory
             self._files += n * (len(files.copy) + len(files.link) + len(files.template_outputs()[0]))
-        if self._bar is not None:
-            self._bar.update(done=self._done, files=self._files)
+        bar.update(done=self._done, files=self._files)
 
     def _check_ensemble(self, ens: Ensemble) -> None:
         table = ens.member_table

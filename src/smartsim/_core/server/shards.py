@@ -27,6 +27,7 @@ from ...error import SmartSimError, SSConfigError
 from ...log import get_logger
 from ...status import SmartSimStatus
 from ..launcher.base import Task
+from ..utils.helpers import tail_text
 from . import config as _config
 from . import discovery as _discovery
 from . import miniresp
@@ -246,7 +247,7 @@ class ShardLaunch:
         task = self.tasks[i]
         if task.status in (_RUNNING, _QUEUED):
             return None
-        tail = _tail(task.out) or _tail(task.err)
+        tail = tail_text(task.out, 1500).strip() or tail_text(task.err, 1500).strip()
         busy = _BIND_FAILED.search(tail)
         if busy:  # the port was free when prepare checked it
             return self._port_taken(i, int(busy.group(1) or busy.group(2)))
@@ -369,12 +370,3 @@ def _descends_from(pid: int, ancestor: int) -> bool:
         return False
 
 
-def _tail(path: str, n: int = 1500) -> str:
-    try:
-        with open(path, "rb") as handle:
-            handle.seek(0, os.SEEK_END)
-            size = handle.tell()
-            handle.seek(max(0, size - n))
-            return handle.read().decode(errors="replace").strip()
-    except OSError:
-        return ""

@@ -12,6 +12,21 @@ from ...error import EntityNameError, EntityTypeError, ExecutableNotFoundError, 
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 
 
+def tail_text(path: str, max_bytes: int) -> str:
+    """The end of the file at ``path`` (at most ``max_bytes``, read from its end: logs may be
+    huge), starting at a line boundary when cut; ``""`` when it is missing or unreadable."""
+    try:
+        with open(path, "rb") as handle:
+            size = handle.seek(0, os.SEEK_END)
+            handle.seek(max(0, size - max_bytes))
+            data = handle.read()
+    except OSError:
+        return ""
+    if size > max_bytes:
+        data = data[data.find(b"\n") + 1:]  # the first line is cut
+    return data.decode("utf-8", "replace")
+
+
 def expand_exe_path(exe: str) -> str:
     """Absolute path of ``exe`` (looked up on PATH, or a path to an executable file)."""
     if not exe or not isinstance(exe, str):
