@@ -147,3 +147,16 @@ def test_every_run_gets_an_event_log_with_telemetry_on(exp_path, monkeypatch):
     exp.start(other, block=True)
     exp.launch_manifest()
     assert not (exp_path / "n" / "n.events.jsonl").exists()
+
+
+def test_a_supervisor_end_written_before_the_launch_line_folds_into_one_run():
+    from smartsim._core.control.manifest import _Fold
+
+    key = {"session": "s1", "name": "m", "run_id": 0}
+    fold = _Fold()
+    fold.add({"event": "end", **key, "time": 2.0, "status": "Completed", "returncode": 0,
+              "elapsed": 1.0, "by": "supervisor"})
+    fold.add({"event": "launch", **key, "time": 1.0, "job_id": 123, "path": "/x/m", "detached": True})
+    assert len(fold.runs) == 1
+    run = fold.runs[0]
+    assert (run["status"], run["returncode"], run["job_id"], run["launched_at_epoch"]) == ("Completed", 0, 123, 1.0)

@@ -94,6 +94,11 @@ def test_reconnect_orchestrator_refuses_a_bad_checkpoint(tmp_path):
     (tmp_path / "smartsim_db.dat").write_bytes(b"\x80\x04 not json")
     with pytest.raises(SmartSimError, match="incomplete or corrupted"):
         exp.reconnect_orchestrator(tmp_path / "smartsim_db.dat")
+    for partial in ('{"shards": [], "db_identifier": "x", "path": "/p"}',
+                    '{"shards": [{"name": "s0", "port": 1}], "db_identifier": "x", "path": "/p"}'):
+        (tmp_path / "partial.dat").write_text(partial)
+        with pytest.raises(SmartSimError, match="partial.dat is incomplete or corrupted"):
+            exp.reconnect_orchestrator(tmp_path / "partial.dat")
 
 
 def test_two_attached_drivers_keep_one_consistent_manifest(exp_path):

@@ -27,7 +27,7 @@ from ...error import SmartSimError, SSUnsupportedError
 from ...log import get_logger
 from ...status import SmartSimStatus
 from ..launcher.base import Task
-from .manifest import ExperimentLock, _Fold, _read_journal, JOURNAL_NAME
+from .manifest import JOURNAL_NAME, ExperimentLock, FileLock, _read_journal, fold_journal
 
 if t.TYPE_CHECKING:
     from ...database.orchestrator import Orchestrator
@@ -105,7 +105,7 @@ class Lifecycle:
         fields: t.Dict[str, t.Any] = {"detached": True, "token": self.detach_token}
         if isinstance(task.pid, int):
             fields["start_ticks"] = process_start_time(task.pid)
-        original = self._commands.get(id(task))
+        original = self._commands.pop(id(task), None)
         if original is not None:
             fields["command"] = original
         return fields
@@ -115,11 +115,12 @@ class Lifecycle:
         path = user_index_path()
         try:
             os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-            try:
-                os.write(fd, (json.dumps(record) + "\n").encode())
-            finally:
-                os.close(fd)
+            with FileLock(path + ".lock"):  # smart teardown may be rewriting it
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+                try:
+                    os.write(fd, (json.dumps(record) + "\n").encode())
+                finally:
+                    os.close(fd)
         except OSError as exc:
             logger.warning(f"could not record the detached start in {path}: {exc}; "
                            "smart teardown will not find it (pass --exp-path)")
@@ -166,7 +167,11 @@ class Lifecycle:
                 doc = json.load(handle)
             shards = doc["shards"]
             ident = doc["db_identifier"]
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+            # every field read below, checked here: a partial file is refused naming it
+            if not isinstance(shards, list) or not shards or not isinstance(doc["path"], str):
+                raise ValueError("no shards, or no path")
+            [(rec["name"], rec["host"], int(rec["port"])) for rec in shards]  # pylint: disable=expression-not-assigned
+        except (OSError, ValueError, KeyError, TypeError, IndexError) as exc:
             raise SmartSimError(f"The SmartSim database checkpoint {path} is incomplete or corrupted "
                                 f"({exc!r}); expected the JSON this version writes") from exc
         ctrl = self.ctrl
@@ -241,9 +246,7 @@ class Lifecycle:
         from ...settings.base import RunSettings  # pylint: disable=import-outside-toplevel
 
         ctrl = self.ctrl
-        fold = _Fold()
-        for ev in _read_journal(os.path.join(ctrl.exp_path, JOURNAL_NAME)):
-            fold.add(ev)
+        fold = fold_journal(ctrl.exp_path)
         entities: t.Dict[str, t.Any] = {}
         # databases: from their checkpoints (the shards' directory is the database's path)
         db_paths = []
@@ -256,7 +259,7 @@ class Lifecycle:
             try:
                 orc = self.reconnect(checkpoint)
             except (SmartSimError, FileNotFoundError) as exc:
-                logger.info(f"not attaching the database in {path}: {exc}")
+                logger.warning(f"not attaching the database of {checkpoint}: {exc}")
                 continue
             entities[orc.name] = orc
             db_nodes.update(node.name for node in orc.entities)
@@ -353,32 +356,26 @@ def indexed_experiments() -> t.List[str]:
     return paths
 
 
-def left_running(exp_path: str) -> t.List[t.Dict[str, t.Any]]:
-    """The detached runs of ``exp_path`` whose recorded process is still that process."""
-    fold = _Fold()
-    for ev in _read_journal(os.path.join(exp_path, JOURNAL_NAME)):
-        fold.add(ev)
-    # detached local runs always record their start time: without it a recycled pid
-    # could be taken for the run
-    return [run for run in fold.last_outcomes().values()
-            if run.get("detached") and run.get("status") is None and run.get("start_ticks") is not None
-            and same_process(run.get("job_id"), run.get("start_ticks"))]
+def left_behind(exp_path: str) -> t.Tuple[t.List[t.Dict[str, t.Any]], t.List[t.Dict[str, t.Any]]]:
+    """What the detached runs of ``exp_path`` left, from one read of its journal:
 
-
-def left_in_scheduler(exp_path: str) -> t.List[t.Dict[str, t.Any]]:
-    """The detached runs of ``exp_path`` that ran in a scheduler's batch job (job id a
-    string) and recorded no end: neither an end event nor their own exit-status file. Each
-    carries ``launcher``, the launcher of the session that submitted it."""
+    * processes: runs whose recorded process is still that process (pid and start time:
+      detached local runs always record it, so a recycled pid is never taken for the run);
+    * batch jobs: runs in a scheduler's job (job id a string) that recorded no end, neither
+      an end event nor their own exit-status file; each carries ``launcher``, the launcher of
+      the session that submitted it."""
     from ..launcher.local import EXIT_SUFFIX  # pylint: disable=import-outside-toplevel
 
-    fold = _Fold()
-    for ev in _read_journal(os.path.join(exp_path, JOURNAL_NAME)):
-        fold.add(ev)
+    fold = fold_journal(exp_path)
     launchers = {rec.get("session"): rec.get("launcher") for rec in fold.sessions}
-    return [dict(run, launcher=launchers.get(run.get("session")))
-            for run in fold.last_outcomes().values()
-            if run.get("detached") and run.get("status") is None and isinstance(run.get("job_id"), str)
+    open_runs = [run for run in fold.last_outcomes().values()
+                 if run.get("detached") and run.get("status") is None]
+    processes = [run for run in open_runs if run.get("start_ticks") is not None
+                 and same_process(run.get("job_id"), run.get("start_ticks"))]
+    jobs = [dict(run, launcher=launchers.get(run.get("session"))) for run in open_runs
+            if isinstance(run.get("job_id"), str)
             and not os.path.exists(os.path.join(run.get("path") or "", run["name"] + EXIT_SUFFIX))]
+    return processes, jobs
 
 
 def _cancel_jobs(runs: t.Sequence[t.Dict[str, t.Any]], out: t.Callable[[str], None]) -> t.List[t.Dict[str, t.Any]]:
@@ -429,8 +426,7 @@ def teardown(exp_paths: t.Optional[t.Sequence[str]] = None, grace: float = 2.0,
     paths = indexed_experiments() if exp_paths is None else [os.path.abspath(p) for p in exp_paths]
     ended = 0
     for path in paths:
-        runs = left_running(path)
-        jobs = left_in_scheduler(path)
+        runs, jobs = left_behind(path)
         for run in runs:
             out(f"{'would end' if dry_run else 'ending'} {run.get('type') or 'Model'} {run['name']} "
                 f"(pid {run['job_id']}) of {path}")
@@ -462,31 +458,37 @@ def teardown(exp_paths: t.Optional[t.Sequence[str]] = None, grace: float = 2.0,
             "run_id": run.get("run_id"), "job_id": run["job_id"], "status": "Cancelled",
             "returncode": None, "elapsed": round(now - (run.get("launched_at_epoch") or now), 6),
             "by": "teardown"}).encode() + b"\n" for run in [*runs, *jobs])
-        with ExperimentLock(path):
-            fd = os.open(os.path.join(path, JOURNAL_NAME), os.O_WRONLY | os.O_APPEND)
-            try:
-                os.write(fd, lines)
-            finally:
-                os.close(fd)
-            _rewrite_manifest(path)
         ended += len(runs) + len(jobs)
+        try:
+            with ExperimentLock(path):
+                fd = os.open(os.path.join(path, JOURNAL_NAME), os.O_WRONLY | os.O_APPEND)
+                try:
+                    os.write(fd, lines)
+                finally:
+                    os.close(fd)
+                _rewrite_manifest(path)
+        except OSError as exc:  # ended all the same; the next experiments still get their turn
+            out(f"ended them, but could not record it in {path}: {exc}")
     if from_index and not dry_run:
         _prune_index()
     return ended
 
 
 def _prune_index() -> None:
-    """Drop the experiments with nothing left running from the user's index."""
+    """Drop the experiments with nothing left running from the user's index (under its
+    lock: a driver recording a detached start meanwhile must not be lost)."""
     path = user_index_path()
-    keep = [rec for rec in _read_journal(path)
-            if isinstance(rec.get("exp_path"), str)
-            and (left_running(rec["exp_path"]) or left_in_scheduler(rec["exp_path"]))]
-    tmp = f"{path}.{os.getpid()}.tmp"
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.writelines(json.dumps(rec) + "\n" for rec in keep)
-        os.replace(tmp, path)
+        with FileLock(path + ".lock"):
+            records = _read_journal(path)
+            busy = {exp_path: any(left_behind(exp_path))
+                    for exp_path in {rec.get("exp_path") for rec in records} if isinstance(exp_path, str)}
+            tmp = f"{path}.{os.getpid()}.tmp"
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.writelines(json.dumps(rec) + "\n" for rec in records
+                                 if busy.get(str(rec.get("exp_path")), False))
+            os.replace(tmp, path)
     except OSError as exc:
         logger.warning(f"could not rewrite {path}: {exc}")
 
@@ -495,9 +497,7 @@ def _rewrite_manifest(exp_path: str) -> None:
     """The folded ``smartsim_manifest.json`` from the journal (experiment lock held)."""
     from .manifest import MANIFEST_NAME, _dumps  # pylint: disable=import-outside-toplevel
 
-    fold = _Fold()
-    for ev in _read_journal(os.path.join(exp_path, JOURNAL_NAME)):
-        fold.add(ev)
+    fold = fold_journal(exp_path)
     target = os.path.join(exp_path, MANIFEST_NAME)
     tmp = f"{target}.{os.getpid()}.tmp"
     with open(tmp, "wb") as handle:

@@ -66,18 +66,24 @@ class _Fold:
         kind = ev.get("event")
         run: t.Optional[t.Dict[str, t.Any]]
         if kind == "launch":
-            run = {
+            fields = {
                 "name": ev.get("name"), "type": ev.get("type"), "ensemble": ev.get("ensemble"),
                 "session": ev.get("session"), "run_id": ev.get("run_id"), "job_id": ev.get("job_id"),
                 "path": ev.get("path"), "command": ev.get("command"), "env_vars": ev.get("env_vars"),
-                "out": ev.get("out"), "err": ev.get("err"),
-                "launched_at_epoch": ev.get("time"), "ended_at_epoch": None,
-                "status": None, "returncode": None, "elapsed": None,
+                "out": ev.get("out"), "err": ev.get("err"), "launched_at_epoch": ev.get("time"),
             }
             for key in ("detached", "start_ticks", "token"):
                 if key in ev:
-                    run[key] = ev[key]
-            self._by_run[(run["session"], run["name"], run["run_id"])] = run
+                    fields[key] = ev[key]
+            run_key = (fields["session"], fields["name"], fields["run_id"])
+            run = self._by_run.get(run_key)
+            if run is not None:
+                # its end came first: a detached run's supervisor appends the end on its
+                # own and can beat the driver's launch line; the launch fills in the rest
+                run.update(fields)
+                return
+            run = dict(fields, ended_at_epoch=None, status=None, returncode=None, elapsed=None)
+            self._by_run[run_key] = run
             self.runs.append(run)
         elif kind == "end":
             run_key = (ev.get("session"), ev.get("name"), ev.get("run_id"))
@@ -192,18 +198,18 @@ def _append_job_lines(jobs: t.List[t.Tuple[str, bytes]]) -> None:
             os.close(fd)
 
 
-class ExperimentLock:
-    """``flock`` on ``<exp_path>/smartsim_manifest.lock``: one driver at a time rewrites the
-    folded manifest (and the other shared files of an experiment), however many are attached."""
+class FileLock:
+    """An exclusive ``flock`` on the file ``path`` (created, mode 0600) for a ``with`` block:
+    one process at a time rewrites what it guards."""
 
-    def __init__(self, exp_path: str) -> None:
-        self.path = os.path.join(exp_path, LOCK_NAME)
+    def __init__(self, path: str) -> None:
+        self.path = path
         self._fd = -1
 
-    def __enter__(self) -> "ExperimentLock":
+    def __enter__(self) -> "FileLock":
         import fcntl  # pylint: disable=import-outside-toplevel
 
-        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         fcntl.flock(self._fd, fcntl.LOCK_EX)
         return self
 
@@ -212,12 +218,25 @@ class ExperimentLock:
         self._fd = -1
 
 
-def load_manifest(exp_path: str) -> t.Dict[str, t.Any]:
-    """The manifest of ``exp_path`` folded from its journal (true even after a crash)."""
+class ExperimentLock(FileLock):
+    """``flock`` on ``<exp_path>/smartsim_manifest.lock``: one driver at a time rewrites the
+    folded manifest (and the other shared files of an experiment), however many are attached."""
+
+    def __init__(self, exp_path: str) -> None:
+        super().__init__(os.path.join(exp_path, LOCK_NAME))
+
+
+def fold_journal(exp_path: str) -> "_Fold":
+    """Every event of ``exp_path``'s journal, folded into runs (true even after a crash)."""
     fold = _Fold()
     for ev in _read_journal(os.path.join(exp_path, JOURNAL_NAME)):
         fold.add(ev)
-    return fold.document()
+    return fold
+
+
+def load_manifest(exp_path: str) -> t.Dict[str, t.Any]:
+    """The manifest of ``exp_path`` folded from its journal (true even after a crash)."""
+    return fold_journal(exp_path).document()
 
 
 class ManifestWriter:
@@ -336,7 +355,7 @@ class ManifestWriter:
             path = self._job_logs[ev["name"]] = job_log_path(ev["path"], ev["name"])
         elif kind == "end":
             path = self._job_logs.pop(str(ev.get("name")), None)
-            if path is None and ev.get("path"):
+            if path is None and ev.get("path") and job_logs_wanted():  # never launched
                 path = job_log_path(ev["path"], ev["name"])
         else:
             return

@@ -675,13 +675,13 @@ class LocalLauncher(Launcher):
     def _reap(self, task: Task) -> None:
         pid = task.pid
         assert pid is not None
+        if task.adopted:
+            self._reap_adopted(task)
+            return
         if task.stopping:
             # the leader is a zombie until waitpid, so the pgid cannot have been recycled:
             # end whatever else the member left in its group
             _killpg(pid, signal.SIGKILL)
-        if task.adopted:
-            self._reap_adopted(task)
-            return
         try:
             got, status = os.waitpid(pid, os.WNOHANG)
         except ChildProcessError:
@@ -754,9 +754,9 @@ class LocalLauncher(Launcher):
         task.pidfd = -1
 
     def _reap_adopted(self, task: Task) -> None:
+        # No group clean-up once it is gone: its parent (not us) reaped it at once, so its
+        # pid (the group id) may already belong to another process.
         self._forget_pidfd(task)
-        if task.stopping:
-            _killpg(t.cast(int, task.pid), signal.SIGKILL)  # what the task left in its group
         self._finish_adopted(task)
 
     def _finish_adopted(self, task: Task) -> None:
