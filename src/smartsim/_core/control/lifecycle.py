@@ -315,10 +315,14 @@ class Lifecycle:
             return task
         task.detached = bool(run.get("detached"))
         if status is None:
-            from ..launcher.local import read_exit_status  # pylint: disable=import-outside-toplevel
+            from ..launcher.local import read_exit_record  # pylint: disable=import-outside-toplevel
 
-            code, t_end = read_exit_status(task) if run.get("detached") else (None, None)
-            if code is not None:
+            code, t_end, stopped = read_exit_record(task) if run.get("detached") else (None, None, False)
+            if stopped:  # its supervisor was told to stop it (another driver, smart teardown)
+                status = "Cancelled"
+                task.returncode = code
+                task.t_end = t_end
+            elif code is not None:
                 status = "Completed" if code == 0 else "Failed"
                 task.returncode = code
                 task.t_end = t_end

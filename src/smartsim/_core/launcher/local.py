@@ -699,8 +699,8 @@ class LocalLauncher(Launcher):
         else:
             rc = os.waitstatus_to_exitcode(status)
             task.returncode = rc
-            if task.stopping or (task.detached and rc and rc < 0 and (
-                    read_exit_record(task)[2] or read_exit_record(task)[0] is None)):
+            recorded, _, stopped = read_exit_record(task) if task.detached and rc and rc < 0 else (0, None, False)
+            if task.stopping or stopped or recorded is None:
                 # a detached run stopped by another driver: its supervisor says so, or was
                 # killed itself before it could
                 task.status = _CANCELLED
@@ -791,12 +791,6 @@ def exit_status_file(task: Task) -> str:
     """Where a task records its own exit status: a batch job's tasks, and a detached
     task's supervisor (``<cwd>/<name>.exitcode``)."""
     return os.path.join(task.cwd, task.name + EXIT_SUFFIX)
-
-
-def read_exit_status(task: Task) -> t.Tuple[t.Optional[int], t.Optional[float]]:
-    """The exit status a task recorded and when (None, None: none yet)."""
-    code, when, _ = read_exit_record(task)
-    return code, when
 
 
 def read_exit_record(task: Task) -> t.Tuple[t.Optional[int], t.Optional[float], bool]:

@@ -35,7 +35,8 @@ from ...log import get_logger
 from ...status import SmartSimStatus
 from .base import DEFAULT_STOP_GRACE, BatchJob, Capabilities, Task, register_launcher
 from .wlm import batch_script as _wlm_batch_script
-from .wlm import AdoptsBatchJobs, encoded_environ, exit_file, pair_args, run
+from .local import exit_status_file, read_exit_record
+from .wlm import AdoptsBatchJobs, encoded_environ, pair_args, run
 
 logger = get_logger(__name__)
 
@@ -192,7 +193,7 @@ class SlurmLauncher(AdoptsBatchJobs):
         for task in job.tasks:
             os.makedirs(task.cwd, exist_ok=True)
             try:
-                os.unlink(exit_file(task))  # a status left by an earlier run must not be read
+                os.unlink(exit_status_file(task))  # a status left by an earlier run must not be read
             except FileNotFoundError:
                 pass
         driver_env = set(encoded_environ())
@@ -285,7 +286,7 @@ class SlurmLauncher(AdoptsBatchJobs):
             self._job_of.pop(task, None)
             if task.status not in (_QUEUED, _RUNNING):
                 continue  # ended before the job did (stop: its exit status was already there)
-            code, t_end = _read_exit(task)
+            code, t_end, _ = read_exit_record(task)
             if task.stopping or (state == "CANCELLED" and code != 0):
                 # stopped by us, or the job was cancelled under it: whatever a task records
                 # while it is being killed (srun: 1 or 143) is not its own outcome
@@ -312,7 +313,7 @@ class SlurmLauncher(AdoptsBatchJobs):
         for task in tasks:
             if task.status is not _RUNNING or task.stopping:
                 continue
-            code, t_end = _read_exit(task)
+            code, t_end, _ = read_exit_record(task)
             if code is None:
                 continue
             task.returncode = code
@@ -364,13 +365,3 @@ class SlurmLauncher(AdoptsBatchJobs):
         with self.cond:
             tasks += [task for task in self._job_of if task.live]
         return tasks
-
-
-def _read_exit(task: Task) -> t.Tuple[t.Optional[int], t.Optional[float]]:
-    """The exit status a task recorded and when (None, None: none yet)."""
-    try:
-        with open(exit_file(task), encoding="utf-8") as handle:
-            code = int(handle.read().strip())
-            return code, os.fstat(handle.fileno()).st_mtime
-    except (OSError, ValueError):
-        return None, None

@@ -62,7 +62,7 @@ from ...error import LauncherError, SSUnsupportedError
 from ...log import get_logger
 from ...status import SmartSimStatus
 from .base import DEFAULT_STOP_GRACE, BatchJob, Capabilities, Task, stops_on_interrupt
-from .local import EXIT_SUFFIX, LocalLauncher  # (a detached task records its status the same way)
+from .local import LocalLauncher, exit_status_file, read_exit_record
 
 logger = get_logger(__name__)
 
@@ -101,19 +101,6 @@ def run(argv: t.Sequence[str], timeout: float = 60.0, stdin: t.Optional[str] = N
                               stdin=subprocess.DEVNULL, cwd=cwd, check=False)
     except (OSError, subprocess.SubprocessError) as exc:
         raise LauncherError(f"could not run {' '.join(list(argv)[:2])}: {exc}") from exc
-
-
-def exit_file(task: Task) -> str:
-    """Where a task of a batch job records its exit status."""
-    return os.path.join(task.cwd, task.name + EXIT_SUFFIX)
-
-
-def read_exit(task: Task) -> t.Optional[int]:
-    try:
-        with open(exit_file(task), encoding="utf-8") as handle:
-            return int(handle.read().strip())
-    except (OSError, ValueError):
-        return None
 
 
 def encoded_environ() -> t.List[bytes]:
@@ -163,7 +150,7 @@ def batch_script(job: BatchJob, directives: t.Sequence[str], driver_env: t.Abstr
         extra = [kv.decode(errors="surrogateescape") for kv in task.env if kv not in driver_env]
         command = (["env", *extra] if extra else []) + list(task.argv)
         lines.append("smartsim_task " + " ".join(shlex.quote(part) for part in (
-            exit_file(task), task.cwd, task.out, task.err, *command)) + " &")
+            exit_status_file(task), task.cwd, task.out, task.err, *command)) + " &")
     lines += ["wait", ""]
     return "\n".join(lines)
 
@@ -409,7 +396,7 @@ class SchedulerLauncher(AdoptsBatchJobs):
         for task in job.tasks:
             os.makedirs(task.cwd, exist_ok=True)
             try:
-                os.unlink(exit_file(task))  # a status left by an earlier run must not be read
+                os.unlink(exit_status_file(task))  # a status left by an earlier run must not be read
             except FileNotFoundError:
                 pass
         env_file = None
@@ -504,7 +491,7 @@ class SchedulerLauncher(AdoptsBatchJobs):
     def _job_ended(self, job: BatchJob, state: t.Optional[JobState]) -> None:
         job_id = t.cast(str, job.job_id)
         self._job_started(job)  # a job that ran between two polls still counts as launched
-        codes = {task: read_exit(task) for task in job.tasks if task.live}
+        codes = {task: read_exit_record(task)[0] for task in job.tasks if task.live}
         cancelled = state is not None and state.cancelled
         missing = [task for task, code in codes.items() if code is None and not task.stopping]
         if missing and not cancelled:
