@@ -16,10 +16,10 @@ import smartsim
 from smartsim._core import cli
 from smartsim._core.lib import aimodule_build
 
-from ._testbase import SRC
+from ._testbase import SRC, free_ports
 
 SMART = shutil.which("smart")
-RUNTIMES = [r.package for r in cli._RUNTIMES]  # pylint: disable=protected-access
+RUNTIMES = [r.package for r in cli._runtimes()]  # pylint: disable=protected-access
 HAVE = {name: importlib.util.find_spec(name) is not None for name in RUNTIMES}
 
 
@@ -315,6 +315,161 @@ def test_clobber_build_validate_with_console_script(tmp_path, own_tmp):
     assert proc.returncode == 0, (proc.stdout, proc.stderr)
     assert "tensor round trip: ok" in proc.stdout
     assert proc.stdout.rstrip().endswith("smart validate: ok")
+
+
+def test_clean_refuses_when_the_module_could_not_be_compiled_again(capsys, lib_dir,
+                                                                    monkeypatch):
+    monkeypatch.setenv("CC", "/nonexistent/cc")  # what build() would run (customize_compiler)
+    why = aimodule_build.missing_compiler()
+    assert why is not None and "/nonexistent/cc" in why
+    for argv in (["clean"], ["clobber"]):
+        rc, out, err = run(capsys, *argv)
+        assert rc == os.EX_SOFTWARE
+        assert f"not removing {lib_dir / aimodule_build.MODULE_FILENAME}" in err
+        assert "/nonexistent/cc" in err and "C compiler" in err and "`smart build`" in err
+        assert "removed" not in out
+    assert (lib_dir / aimodule_build.MODULE_FILENAME).is_file()
+    monkeypatch.delenv("CC")
+    assert aimodule_build.missing_compiler() is None  # this machine compiles it
+    rc, out, _ = run(capsys, "clean")
+    assert rc == os.EX_OK and out.count("removed ") == 2
+
+
+def test_clean_refuses_without_sources(capsys, lib_dir, monkeypatch):
+    monkeypatch.setattr(aimodule_build, "sources", lambda: [])
+    rc, _, err = run(capsys, "clobber")
+    assert rc == os.EX_SOFTWARE and "its sources are not installed" in err
+    assert (lib_dir / aimodule_build.MODULE_FILENAME).is_file()
+
+
+@pytest.fixture
+def no_module(tmp_path, monkeypatch):
+    """The package's module is missing (as after `smart clean`)."""
+    from smartsim._core.server import discovery  # pylint: disable=import-outside-toplevel
+
+    monkeypatch.delenv("SMARTSIM_REDISAI", raising=False)
+    monkeypatch.setattr(discovery, "_module_path", lambda: tmp_path / "gone" / "redisai.so")
+    monkeypatch.setattr(discovery, "_WARNED_MISSING", set())
+    assert discovery.find_ai_module() is None
+    return tmp_path / "gone" / "redisai.so"
+
+
+def test_database_without_the_module_warns_once(no_module, tmp_path):
+    import logging  # pylint: disable=import-outside-toplevel
+
+    from smartsim.database import Orchestrator  # pylint: disable=import-outside-toplevel
+
+    records = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    logging.getLogger("smartsim").addHandler(handler)
+    try:
+        orc = Orchestrator(path=str(tmp_path / "db"), port=free_ports())
+        for _ in range(2):  # two starts: one warning
+            configs = orc._shard_configs()  # pylint: disable=protected-access
+            assert configs[0].module is None
+    finally:
+        logging.getLogger("smartsim").removeHandler(handler)
+    warnings = [r.getMessage() for r in records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1
+    assert str(no_module) in warnings[0] and "`smart build`" in warnings[0]
+    assert "AI.*" in warnings[0]
+
+
+def test_database_that_asks_for_executors_refuses_without_the_module(no_module, tmp_path):
+    from smartsim.database import Orchestrator  # pylint: disable=import-outside-toplevel
+    from smartsim.error import SSConfigError  # pylint: disable=import-outside-toplevel
+
+    orc = Orchestrator(path=str(tmp_path / "db"), port=free_ports(), executor=True)
+    with pytest.raises(SSConfigError) as exc:
+        orc._shard_configs()  # pylint: disable=protected-access
+    assert "executor=True" in str(exc.value) and str(no_module) in str(exc.value)
+    assert "`smart build`" in str(exc.value)
+
+
+# ------------------------------------------------------------------ smart build: details
+
+
+def test_build_says_when_another_process_compiled_the_module(capsys, tmp_path, monkeypatch):
+    folder = tmp_path / "lib"
+    folder.mkdir()
+    monkeypatch.setattr(aimodule_build, "LIB_DIR", folder)
+    monkeypatch.setattr(aimodule_build, "build_in_place",
+                        lambda lib: (Path(lib) / aimodule_build.MODULE_FILENAME, False))
+    rc, out, err = run(capsys, "build", "--skip-torch", "--skip-onnx", "--skip-tensorflow")
+    assert rc == os.EX_OK, err
+    assert "compiled meanwhile by another process" in out and "compiled in" not in out
+
+
+def test_build_names_the_lock_it_cannot_open(capsys, tmp_path, monkeypatch):
+    folder = tmp_path / "lib"
+    folder.mkdir()
+    monkeypatch.setattr(aimodule_build, "LIB_DIR", folder)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "no-such-tmp"))
+    rc, _, err = run(capsys, "build", "--skip-torch", "--skip-onnx", "--skip-tensorflow")
+    assert rc == os.EX_SOFTWARE
+    assert f"cannot open the build lock {tmp_path / 'no-such-tmp'}" in err
+    assert "cannot write the RedisAI-compatible module into" not in err
+
+
+def test_runtimes_are_the_executor_backends_packages():
+    from smartsim._core.executor import backends  # pylint: disable=import-outside-toplevel
+
+    packages = {p for b in backends.BACKENDS for p in backends.PACKAGES[b]}
+    assert set(RUNTIMES) == packages and len(RUNTIMES) == len(packages)
+    by_name = {r.package: r for r in cli._runtimes()}  # pylint: disable=protected-access
+    assert by_name["tflite_runtime"].backends == ("TFLITE",)
+    assert by_name["tensorflow"].serves == "TF and TFLITE models"
+    assert by_name["torch"].serves == "TORCH models and scripts"
+
+
+# ------------------------------------------------------------------ smart validate: usage
+
+
+def test_validate_two_shards_is_a_usage_error(capsys, own_tmp):
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["validate", "--shards", "2"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "'2'" in err and "at least 3" in err
+    assert not list(own_tmp.glob("smart-validate-*"))
+
+
+def test_validate_cluster_without_room_for_bus_ports(capsys, own_tmp):
+    rc, out, err = run(capsys, "validate", "-p", "60000", "--shards", "3")
+    assert rc == os.EX_USAGE
+    assert "bus" in err and "60000" in err
+    assert "database:" not in out and not list(own_tmp.glob("smart-validate-*"))
+
+
+def test_validate_gpu_executors_without_touching_the_environment(capsys, own_tmp,
+                                                                  monkeypatch):
+    from smartsim import Experiment  # pylint: disable=import-outside-toplevel
+    from smartsim._core.server import net  # pylint: disable=import-outside-toplevel
+
+    seen = []
+
+    def start(_exp, db, **_kw):
+        seen.append((db._executor_device,  # pylint: disable=protected-access
+                     os.environ.get("SMARTSIM_EXECUTOR_ARGS")))
+        raise net.PortUnavailable("database 'orchestrator': port 1 on 127.0.0.1 is already in use")
+
+    monkeypatch.setenv("SMARTSIM_EXECUTOR_ARGS", "--threads 2")
+    monkeypatch.setattr(Experiment, "start", start)
+    rc, _, err = run(capsys, "validate", "--device", "gpu")
+    assert rc == os.EX_USAGE and "-p/--port" in err
+    assert seen == [("GPU:0", "--threads 2")]
+    assert not list(own_tmp.glob("smart-validate-*"))
+
+
+def test_free_base_port_leaves_room_for_bus_ports():
+    from smartsim._core.server import net  # pylint: disable=import-outside-toplevel
+
+    base = net.free_base_port(3, cluster=True)
+    ports = net.database_ports(base, 3, cluster=True)
+    assert ports == [base, base + 1, base + 2] + [p + net.CLUSTER_BUS_OFFSET
+                                                  for p in (base, base + 1, base + 2)]
+    assert all(net.port_in_use("127.0.0.1", p) is None for p in ports)
 
 
 # ------------------------------------------------------------------ smart dashboard

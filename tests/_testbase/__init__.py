@@ -34,12 +34,9 @@ from __future__ import annotations
 import atexit
 import functools
 import os
-import random
 import secrets
 import shutil
-import socket
 import tempfile
-import time
 import typing as t
 from pathlib import Path
 
@@ -166,39 +163,21 @@ def aimodule_path() -> Path:
 # ------------------------------------------------------------------ ports, secrets, folders
 
 
-def _bindable(port: int) -> bool:
-    with socket.socket() as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
 def free_port() -> int:
-    """A free loopback port whose cluster bus port (port + 10000) is free too."""
-    for _ in range(200):
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
-        if port + 10000 <= 65535 and _bindable(port + 10000):
-            return port
-    raise RuntimeError("no free port")
+    """A free loopback port whose cluster bus port is free too."""
+    return free_ports(1, cluster=True)
 
 
 def free_ports(n: int = 1, cluster: bool = False) -> int:
     """A base port with ``n`` consecutive free ports (and their cluster bus ports), for
-    databases the library starts on ``port, port + 1, ...``."""
-    rng = random.Random(os.getpid() * 1000 + time.time_ns() % 1000)
-    for _ in range(500):
-        base = rng.randrange(20000, 55000 - n)
-        ports = list(range(base, base + n))
-        if cluster:
-            ports += [p + 10000 for p in ports]
-        if all(_bindable(p) for p in ports):
-            return base
-    raise RuntimeError("no free port range")
+    databases the library starts on ``port, port + 1, ...`` (the package's
+    ``net.free_base_port``)."""
+    from smartsim._core.server import net  # pylint: disable=import-outside-toplevel
+
+    try:
+        return net.free_base_port(n, cluster)
+    except Exception as exc:  # pylint: disable=broad-except
+        raise RuntimeError(str(exc)) from exc
 
 
 def write_secret(path: t.Union[str, Path], secret: str) -> Path:

@@ -5,7 +5,8 @@ SmartSim's ``smart build`` downloads and compiles Redis, RedisAI and the ML back
 RedisAI-compatible module is compiled with the package, and models run in the executor on
 the Python ML packages installed (torch, onnxruntime, tensorflow). So ``smart build`` checks
 those, recompiles the module when its sources changed, and accepts 0.8's flags, saying which
-ones mean nothing here; ``smart clean``/``smart clobber`` remove the module it compiles.
+ones mean nothing here; ``smart clean``/``smart clobber`` remove the module it compiles
+(not when it could not be compiled again: no C compiler, no sources).
 Exit statuses follow 0.8: ``os.EX_OK``, ``EX_USAGE`` (bad input, found before anything
 starts), ``EX_SOFTWARE`` (a check failed), ``EX_CONFIG`` (a plugin is not installed).
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import os
 import shutil
 import sys
@@ -63,32 +65,58 @@ def _dbcli(_args: argparse.Namespace) -> int:
 # device `smart validate` takes).
 BUILD_DEVICES = ("cpu", "gpu", "cuda-11", "cuda-12", "rocm-6")
 
-# 0.8's build flags that have nothing to act on here: (attribute, flag, why).
-_IGNORED_BUILD_FLAGS = (
-    ("dragon", "--dragon", "there is no Dragon launcher here"),
+# 0.8's build flags that have nothing to act on here: (attribute, flag, why, argparse
+# keywords of the flag).
+_IGNORED_BUILD_FLAGS: t.Tuple[t.Tuple[str, str, str, t.Dict[str, t.Any]], ...] = (
+    ("dragon", "--dragon", "there is no Dragon launcher here", {"action": "store_true"}),
     ("keydb", "--keydb",
-     "databases run redis-server (SMARTSIM_REDIS_SERVER chooses the binary)"),
+     "databases run redis-server (SMARTSIM_REDIS_SERVER chooses the binary)",
+     {"action": "store_true"}),
     ("skip_python_packages", "--skip-python-packages",
-     "smart build never installs Python packages"),
+     "smart build never installs Python packages", {"action": "store_true"}),
     ("config_dir", "--config-dir",
-     "there are no platform package files: the ML runtimes are the Python packages installed"),
+     "there are no platform package files: the ML runtimes are the Python packages installed",
+     {"metavar": "CONFIG_DIR"}),
 )
+
+# What the CLI says of each Python package in the executor's backends.PACKAGES: 0.8's build
+# flag that leaves it out, and what installs it.
+_PACKAGE_CLI = {
+    "torch": ("--skip-torch", "'smartsim-fast[ml]'"),
+    "onnxruntime": ("--skip-onnx", "'smartsim-fast[ml]'"),
+    "tensorflow": ("--skip-tensorflow", "'smartsim-fast[tf]'"),
+    "tflite_runtime": ("--skip-tensorflow", "tflite-runtime"),
+    "ai_edge_litert": ("--skip-tensorflow", "ai-edge-litert"),
+}
 
 
 class _Runtime(t.NamedTuple):
-    """An ML runtime the executor runs models on."""
+    """A Python package the executor runs models on (one of ``backends.PACKAGES``)."""
 
     package: str  # its Python package
-    serves: str  # what needs it
+    backends: t.Tuple[str, ...]  # the backends it serves (backends.BACKENDS names)
     skip: str  # 0.8's build flag that leaves it out
-    extra: str  # the extra of this distribution that installs it
+    install: str  # what `pip install` takes to install it
+
+    @property
+    def serves(self) -> str:
+        """What needs it (``"TF and TFLITE models"``)."""
+        scripts = " and scripts" if "TORCH" in self.backends else ""  # TorchScript
+        return f"{' and '.join(self.backends)} models{scripts}"
 
 
-_RUNTIMES = (
-    _Runtime("torch", "TORCH models and scripts", "--skip-torch", "ml"),
-    _Runtime("onnxruntime", "ONNX models", "--skip-onnx", "ml"),
-    _Runtime("tensorflow", "TF and TFLITE models", "--skip-tensorflow", "tf"),
-)
+@functools.lru_cache(maxsize=None)
+def _runtimes() -> t.Tuple[_Runtime, ...]:
+    """Every package of ``backends.PACKAGES``, in ``backends.BACKENDS`` order, once."""
+    from .executor import backends  # pylint: disable=import-outside-toplevel
+
+    served: t.Dict[str, t.List[str]] = {}
+    for backend in backends.BACKENDS:
+        for package in backends.PACKAGES[backend]:
+            served.setdefault(package, []).append(backend)
+    # a package the CLI does not know yet: checked always (no flag leaves it out)
+    return tuple(_Runtime(package, tuple(names), *_PACKAGE_CLI.get(package, ("", package)))
+                 for package, names in served.items())
 
 
 @contextlib.contextmanager
@@ -156,11 +184,11 @@ def _build_module(args: argparse.Namespace, problems: t.List[str]) -> None:
     override = os.environ.get("SMARTSIM_REDISAI")
     if override:
         print(f"note: SMARTSIM_REDISAI={override}: databases load that module, not this one")
+    sources = aimodule_build.sources()
     if args.v:
-        print(f"module sources: {aimodule_build.SOURCE_DIR} "
-              f"({len(aimodule_build.sources())} C files)")
+        print(f"module sources: {aimodule_build.SOURCE_DIR} ({len(sources)} C files)")
         print(f"compile flags: {' '.join(aimodule_build.compile_flags())}")
-    if not aimodule_build.sources():
+    if not sources:
         if module.is_file():
             print(f"RedisAI-compatible module: {module} (sources not installed: not checked)")
         else:
@@ -177,14 +205,22 @@ def _build_module(args: argparse.Namespace, problems: t.List[str]) -> None:
     print(f"RedisAI-compatible module: {module} ({state}): compiling...", flush=True)
     start = time.perf_counter()
     try:
-        aimodule_build.build_in_place(lib_dir)
+        _, compiled = aimodule_build.build_in_place(lib_dir)
+    except aimodule_build.BuildLockError as exc:  # names the lock's path
+        problems.append(f"cannot build the RedisAI-compatible module: {exc}")
+        return
     except OSError as exc:
         problems.append(f"cannot write the RedisAI-compatible module into {lib_dir}: {exc}")
         return
     except Exception as exc:  # pylint: disable=broad-except  # the compiler's error
         problems.append(f"compiling the RedisAI-compatible module failed: {exc}")
         return
-    print(f"RedisAI-compatible module: {module} (compiled in {time.perf_counter() - start:.1f} s)")
+    if compiled:
+        print(f"RedisAI-compatible module: {module} "
+              f"(compiled in {time.perf_counter() - start:.1f} s)")
+    else:
+        print(f"RedisAI-compatible module: {module} (up to date: compiled meanwhile by "
+              "another process)")
 
 
 def _check_runtimes(args: argparse.Namespace, problems: t.List[str]) -> None:
@@ -194,13 +230,21 @@ def _check_runtimes(args: argparse.Namespace, problems: t.List[str]) -> None:
     from .executor import backends  # pylint: disable=import-outside-toplevel
 
     checked = 0
-    for runtime in _RUNTIMES:
-        if getattr(args, runtime.skip[2:].replace("-", "_")):
+    runtimes = _runtimes()
+    for runtime in runtimes:
+        if runtime.skip and getattr(args, runtime.skip[2:].replace("-", "_")):
             print(f"{runtime.package}: not checked ({runtime.skip})")
             continue
         if not backends.package_available(runtime.package):
-            print(f"{runtime.package}: not installed ({runtime.serves} unavailable; "
-                  f"pip install 'smartsim-fast[{runtime.extra}]')")
+            others = {b: [r.package for r in runtimes if b in r.backends and r is not runtime
+                          and backends.package_available(r.package)] for b in runtime.backends}
+            if all(others.values()):  # an alternative package: another one serves them
+                print(f"{runtime.package}: not installed ("
+                      + "; ".join(f"{b} models run on {found[0]}" for b, found in others.items())
+                      + ")")
+            else:
+                print(f"{runtime.package}: not installed ({runtime.serves} unavailable; "
+                      f"pip install {runtime.install})")
             continue
         try:
             with _native_stderr_silenced(runtime.package):
@@ -232,7 +276,7 @@ def _build(args: argparse.Namespace) -> int:
     from ..error import SSConfigError  # pylint: disable=import-outside-toplevel
     from .server import discovery  # pylint: disable=import-outside-toplevel
 
-    for attr, flag, why in _IGNORED_BUILD_FLAGS:
+    for attr, flag, why, _kwargs in _IGNORED_BUILD_FLAGS:
         if getattr(args, attr):
             print(f"note: {flag} ignored: {why}")
     problems: t.List[str] = []
@@ -253,7 +297,6 @@ def _build(args: argparse.Namespace) -> int:
 # ------------------------------------------------------------------ smart validate
 
 _LOOPBACK = "127.0.0.1"
-_BUS_OFFSET = 10000  # a Redis Cluster node's bus port is its port + 10000
 
 
 def _port_number(text: str) -> int:
@@ -276,28 +319,15 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _validate_endpoints(port: int, shards: int) -> t.List[t.Tuple[str, int]]:
-    """The loopback ports a ``shards``-shard database on ``port`` binds."""
-    ports = list(range(port, port + shards))
-    if shards > 1:
-        ports += [p + _BUS_OFFSET for p in ports]
-    return [(_LOOPBACK, p) for p in ports]
-
-
-def _free_base_port(shards: int) -> int:
-    """A port such that the database's ports (and cluster bus ports) are all free."""
-    import socket  # pylint: disable=import-outside-toplevel
-
-    from .server import net  # pylint: disable=import-outside-toplevel
-
-    for _ in range(200):
-        with socket.socket() as sock:
-            sock.bind((_LOOPBACK, 0))
-            base = int(sock.getsockname()[1])
-        endpoints = _validate_endpoints(base, shards)
-        if all(p <= 65535 and net.port_in_use(h, p) is None for h, p in endpoints):
-            return base
-    raise RuntimeError(f"found no {shards} free consecutive ports on {_LOOPBACK}")
+def _shard_count(text: str) -> int:
+    """``--shards``: 1 (a standalone database) or 3 and more (a Redis Cluster), as an
+    ``Orchestrator``'s ``db_nodes``."""
+    value = _positive_int(text)
+    if value == 2:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a database size: 1 (standalone) or at least 3 (a Redis Cluster "
+            "needs 3 shards)")
+    return value
 
 
 def _check_close(got: t.Any, want: t.Any) -> None:
@@ -402,25 +432,6 @@ def _validate_checks() -> t.List[t.Tuple[str, t.Callable[[t.Any, str], None], st
     return checks
 
 
-@contextlib.contextmanager
-def _executors_on(device: str) -> t.Iterator[None]:
-    """Databases started inside start their executors for ``device``: an executor serves one
-    device, CPU unless its command line says otherwise (``SMARTSIM_EXECUTOR_ARGS``)."""
-    if device == "CPU":
-        yield
-        return
-    name = "SMARTSIM_EXECUTOR_ARGS"
-    saved = os.environ.get(name)
-    os.environ[name] = f"{saved or ''} --device {device}:0".strip()
-    try:
-        yield
-    finally:
-        if saved is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = saved
-
-
 def _validate(args: argparse.Namespace) -> int:
     """Start a database, round-trip a tensor, run a tiny model on each ML backend installed
     on ``--device``, stop the database (0.8's ``smart validate``)."""
@@ -433,34 +444,32 @@ def _validate(args: argparse.Namespace) -> int:
     from .server import net  # pylint: disable=import-outside-toplevel
 
     shards, device = args.shards, args.device.upper()
-    if args.port is None:
-        port = _free_base_port(shards)
-    else:
-        port = args.port
-        last = port + shards - 1 + (_BUS_OFFSET if shards > 1 else 0)
-        if last > 65535:
-            print(f"smart validate: -p/--port {port} leaves no room for {shards} shards "
-                  f"(their ports{' and cluster bus ports' if shards > 1 else ''} must be at "
-                  "most 65535)", file=sys.stderr)
-            return os.EX_USAGE
-        try:
-            net.check_ports_free("smart validate", _validate_endpoints(port, shards))
-        except SmartSimError as exc:
-            print(f"{exc}: choose another port with -p/--port, or leave -p out to use a "
-                  "free one", file=sys.stderr)
-            return os.EX_USAGE
+    # without -p: a base whose cluster bus ports are free too, whichever kind the database is
+    port = net.free_base_port(shards, cluster=True) if args.port is None else args.port
     exp_dir = tempfile.mkdtemp(prefix="smart-validate-")
-    failed: t.List[str] = []
     try:
         exp = Experiment("smart-validate", exp_path=exp_dir, launcher="local")
         db = exp.create_database(port=port, db_nodes=shards, interface="lo")
+    except (ValueError, SmartSimError) as exc:  # -p/--shards the database refuses
+        shutil.rmtree(exp_dir, ignore_errors=True)
+        print(f"smart validate: {exc}", file=sys.stderr)
+        return os.EX_USAGE
+    if device != "CPU":  # an executor serves one device
+        db._executor_device = f"{device}:0"  # pylint: disable=protected-access
+    failed: t.List[str] = []
+    try:
         start = time.perf_counter()
-        with _executors_on(device):
+        try:
             exp.start(db)
+        except net.PortUnavailable as exc:  # found before anything was launched
+            shutil.rmtree(exp_dir, ignore_errors=True)
+            print(f"{exc}: choose another port with -p/--port, or leave -p out to use a "
+                  "free one", file=sys.stderr)
+            return os.EX_USAGE
         print(f"database: {shards} shard(s) on {_LOOPBACK}:{port}, ready in "
               f"{time.perf_counter() - start:.2f} s", flush=True)
         try:
-            client = Client(shards > 1, address=db.get_address()[0])
+            client = Client(db.is_cluster, address=db.get_address()[0])
             for what, check, skipped in _validate_checks():
                 label = what if check is _validate_tensor else f"{what} on {device}"
                 if skipped:
@@ -477,9 +486,12 @@ def _validate(args: argparse.Namespace) -> int:
                     print(f"{label}: ok ({time.perf_counter() - start:.2f} s)", flush=True)
         finally:
             exp.stop(db)
-    except Exception as exc:  # pylint: disable=broad-except  # the database did not start
-        failed.append(f"the database ({exc})")
+    except Exception as exc:  # pylint: disable=broad-except  # the database failed
+        # its error carries the end of the shard's log: the experiment is not kept
+        shutil.rmtree(exp_dir, ignore_errors=True)
         print(f"database: FAILED: {exc}", file=sys.stderr)
+        print("smart validate: FAILED: the database", file=sys.stderr)
+        return os.EX_SOFTWARE
     if failed:
         print(f"smart validate: FAILED: {', '.join(failed)}; the experiment's files are kept "
               f"in {exp_dir}", file=sys.stderr)
@@ -497,6 +509,19 @@ def _clean(args: argparse.Namespace) -> int:
     ``--clobber`` 0.8 also removes the Redis it built, which here is never built."""
     from .lib import aimodule_build  # pylint: disable=import-outside-toplevel
 
+    module = aimodule_build.LIB_DIR / aimodule_build.MODULE_FILENAME
+    if module.is_file():  # databases need it: refuse what `smart build` could not undo
+        if not aimodule_build.sources():
+            why, fix = "its sources are not installed", "reinstall smartsim-fast with them"
+        else:
+            why = aimodule_build.missing_compiler() or ""
+            fix = "install a C compiler (e.g. apt-get install gcc, or set CC)"
+        if why:
+            print(f"smart {args.command}: not removing {module}: `smart build` could not "
+                  f"compile it again ({why}), and databases would start without it (every "
+                  f"AI.* command failing); {fix} first, then `smart {args.command}` and "
+                  "`smart build` rebuild it", file=sys.stderr)
+            return os.EX_SOFTWARE
     try:
         removed = aimodule_build.remove_built(aimodule_build.LIB_DIR)
     except OSError as exc:
@@ -536,14 +561,14 @@ def _add_build_parser(sub: t.Any) -> None:
                        help="device the ML runtimes must run models on (default: cpu)")
     build.add_argument("--skip-backends", action="store_true",
                        help="do not compile the RedisAI-compatible module")
-    for runtime in _RUNTIMES:
-        build.add_argument(runtime.skip, action="store_true",
-                           help=f"do not check {runtime.package}")
-    for _attr, flag, why in _IGNORED_BUILD_FLAGS:
-        if flag == "--config-dir":
-            build.add_argument(flag, metavar="CONFIG_DIR", help=f"ignored: {why}")
-        else:
-            build.add_argument(flag, action="store_true", help=f"ignored: {why}")
+    skipped: t.Dict[str, t.List[str]] = {}
+    for runtime in _runtimes():
+        if runtime.skip:
+            skipped.setdefault(runtime.skip, []).append(runtime.package)
+    for flag, packages in skipped.items():
+        build.add_argument(flag, action="store_true", help=f"do not check {', '.join(packages)}")
+    for _attr, flag, why, kwargs in _IGNORED_BUILD_FLAGS:
+        build.add_argument(flag, help=f"ignored: {why}", **kwargs)
     build.set_defaults(fn=_build)
 
 
@@ -589,8 +614,9 @@ def main(argv: t.Optional[t.Sequence[str]] = None) -> int:
                      help="the database's port (default: a free one)")
     val.add_argument("--device", type=str.lower, default="cpu", choices=("cpu", "gpu"),
                      help="device the models run on (default: cpu)")
-    val.add_argument("--shards", type=_positive_int, default=1,
-                     help="shards of the database (default: 1; more make a Redis Cluster)")
+    val.add_argument("--shards", type=_shard_count, default=1,
+                     help="shards of the database: 1 (default), or 3 and more for a Redis "
+                     "Cluster")
     val.set_defaults(fn=_validate)
     down = sub.add_parser("teardown", help="end the databases and members this user's experiments "
                           "left running with detach=True (found by their records, see docs/lifecycle.md)")

@@ -21,13 +21,17 @@ from .._core.server import net as _net
 # re-exported: scripts and tests ask ``smartsim.database.orchestrator`` whether sidecars start
 from .._core.server.config import executor_wanted
 from .._core.utils.helpers import check_name
-from ..error import ParameterTypeError, SmartSimError, SSUnsupportedError, UnsupportedValueError
+from ..error import (ParameterTypeError, SmartSimError, SSConfigError, SSUnsupportedError,
+                     UnsupportedValueError)
+from ..log import get_logger
 
 if t.TYPE_CHECKING:
     from .._core.server.shards import ShardLaunch
     from ..settings.base import RunSettings
 
 __all__ = ["CLUSTERED", "STANDALONE", "DBNode", "Orchestrator", "db_suffix", "executor_wanted"]
+
+logger = get_logger(__name__)
 
 CLUSTERED = "Clustered"
 STANDALONE = "Standalone"
@@ -117,8 +121,10 @@ class Orchestrator:
     least 3 (a Redis Cluster on ports ``port, port+1, ...``). Extra keyword arguments:
     ``password`` (``requirepass``; handed to launched entities as ``SSDB_PASSWORD``),
     ``redis_server`` (the server binary to run, ahead of ``SMARTSIM_REDIS_SERVER``),
-    ``executor`` (``False``: no executor sidecars), other keys are accepted and ignored on
-    the local launcher (SmartSim hands them to batch settings).
+    ``executor`` (``False``: no executor sidecars; ``True`` given explicitly: a start
+    without the RedisAI-compatible module is refused), other keys are accepted and ignored
+    on the local launcher (SmartSim hands them to batch settings). A start without the
+    module (removed by ``smart clean``; ``smart build`` compiles it) logs a warning.
     """
 
     def __init__(
@@ -159,9 +165,10 @@ class Orchestrator:
         if db_nodes < 1:
             raise UnsupportedValueError(f"db_nodes must be at least 1, got {db_nodes}")
         cluster = db_nodes >= 3
-        last_port = port + db_nodes - 1 + (10000 if cluster else 0)
+        last_port = max(_net.database_ports(port, db_nodes, cluster))
         if port < 1 or last_port > 65535:
-            extra = " (a cluster shard also uses port+10000 for its bus)" if cluster else ""
+            extra = (f" (a cluster shard also uses port+{_net.CLUSTER_BUS_OFFSET} for its bus)"
+                     if cluster else "")
             raise UnsupportedValueError(
                 f"ports {port}..{port + db_nodes - 1} are not all valid TCP ports{extra}")
         # "auto" stays as given: the launcher of the experiment that starts the database runs
@@ -200,7 +207,12 @@ class Orchestrator:
         if self._password is not None and (not isinstance(self._password, str) or not self._password):
             raise ParameterTypeError("password must be a non-empty str")
         self._explicit_server: t.Optional[str] = kwargs.pop("redis_server", None)
+        # ``executor=True`` given explicitly: a start without the module is an error
+        self._executor_required = bool(kwargs.get("executor", False))
         self._executor_enabled = bool(kwargs.pop("executor", True))
+        # the device the executor sidecars serve (their ``--device``); ``smart validate
+        # --device gpu`` sets ``"GPU:0"`` before the start
+        self._executor_device = "CPU"
         self._kwargs = kwargs
         self._account, self._time, self._alloc = account, time, alloc
         self._user_hostlist: t.List[str] = []
@@ -438,6 +450,12 @@ class Orchestrator:
         launcher places it on), else the addresses of this machine's interfaces, looked up now."""
         bind = _net.interface_addresses(self._interfaces) if addresses is None else []
         module = _discovery.find_ai_module()
+        if module is None:
+            missing = _discovery.missing_ai_module_message()
+            if self._executor_required:
+                raise SSConfigError(f"database {self.name!r} was created with executor=True, "
+                                    f"but {missing}")
+            _discovery.warn_missing_ai_module(logger)
         settings = dict(self._db_conf)
         module_args = _config.module_args(self.queue_threads, self.inter_threads, self.intra_threads)
         return [

@@ -8,6 +8,7 @@ compiler is a setuptools/distutils ``CCompiler`` (build_ext's own in setup.py).
 from __future__ import annotations
 
 import os
+import shutil
 import typing as t
 from pathlib import Path
 
@@ -50,6 +51,35 @@ def is_current(path: t.Union[str, Path]) -> bool:
     return all(p.stat().st_mtime <= built for p in inputs())
 
 
+def _default_compiler() -> t.Any:
+    """A new ``CCompiler`` for this platform, customized from sysconfig (and ``CC``/``LDSHARED``)
+    as build_ext does."""
+    import setuptools  # noqa: F401  pylint: disable=import-outside-toplevel,unused-import
+    from distutils.ccompiler import new_compiler  # pylint: disable=import-outside-toplevel
+    from distutils.sysconfig import customize_compiler  # pylint: disable=import-outside-toplevel
+
+    compiler = new_compiler()
+    customize_compiler(compiler)
+    return compiler
+
+
+def missing_compiler() -> t.Optional[str]:
+    """Why :func:`build` (with its default compiler) cannot run here, e.g. ``"the C compiler
+    'gcc' is not on PATH"``; None when the compiler and linker it would run are found."""
+    try:
+        compiler = _default_compiler()
+    except Exception as exc:  # pylint: disable=broad-except  # no setuptools, odd platform
+        return f"no C compiler can be set up ({exc})"
+    for what, argv in (("C compiler", getattr(compiler, "compiler_so", None)),
+                       ("linker", getattr(compiler, "linker_so", None))):
+        program = argv[0] if argv else None
+        if not program:
+            return f"no {what} is configured"
+        if shutil.which(program) is None:
+            return f"the {what} {program!r} is not on PATH (set CC to another one)"
+    return None
+
+
 def build(out_dir: t.Union[str, Path], build_temp: t.Union[str, Path], compiler: t.Any = None,
           debug: bool = False, sanitize: str = "") -> Path:
     """Compile and link the module into ``out_dir/redisai.so``; returns its path.
@@ -57,12 +87,7 @@ def build(out_dir: t.Union[str, Path], build_temp: t.Union[str, Path], compiler:
     ``compiler``: a customized ``CCompiler`` (setup.py passes build_ext's); by default a new
     one for this platform, customized from sysconfig as build_ext does."""
     if compiler is None:
-        import setuptools  # noqa: F401  pylint: disable=import-outside-toplevel,unused-import
-        from distutils.ccompiler import new_compiler  # pylint: disable=import-outside-toplevel
-        from distutils.sysconfig import customize_compiler  # pylint: disable=import-outside-toplevel
-
-        compiler = new_compiler()
-        customize_compiler(compiler)
+        compiler = _default_compiler()
     os.makedirs(out_dir, exist_ok=True)
     objects = compiler.compile(sources(), output_dir=str(build_temp),
                                extra_preargs=compile_flags(debug, sanitize),
@@ -73,6 +98,11 @@ def build(out_dir: t.Union[str, Path], build_temp: t.Union[str, Path], compiler:
     return Path(out_dir) / MODULE_FILENAME
 
 
+class BuildLockError(OSError):
+    """The lock file that serializes builds (in the temp directory, not in the module's
+    folder) cannot be opened; its message names the lock's path."""
+
+
 def _build_lock(lib_dir: Path) -> t.IO[str]:
     """An open lock file, held exclusively: one build (or removal) per module folder."""
     import fcntl  # pylint: disable=import-outside-toplevel
@@ -81,7 +111,11 @@ def _build_lock(lib_dir: Path) -> t.IO[str]:
 
     # In the temp directory, not in lib_dir: a lock file there would be one more artefact.
     key = hashlib.sha1(str(lib_dir).encode()).hexdigest()[:12]
-    handle = open(Path(tempfile.gettempdir()) / f"smartsim-aimodule-{key}.lock", "w")
+    path = Path(tempfile.gettempdir()) / f"smartsim-aimodule-{key}.lock"
+    try:
+        handle = open(path, "w")  # pylint: disable=consider-using-with  # the caller closes it
+    except OSError as exc:
+        raise BuildLockError(f"cannot open the build lock {path}: {exc}") from exc
     fcntl.flock(handle, fcntl.LOCK_EX)
     return handle
 
@@ -93,9 +127,9 @@ def build_in_place(lib_dir: t.Union[str, Path] = LIB_DIR, force: bool = False,
     running server keeps the module it loaded and nobody sees half a file. One build at a
     time per folder. Returns the module's path and whether it was compiled.
 
-    Raises ``OSError`` when ``lib_dir`` cannot be written, and the compiler's error when a
-    source does not compile."""
-    import shutil  # pylint: disable=import-outside-toplevel
+    Raises :class:`BuildLockError` (an ``OSError``) when the build lock cannot be opened,
+    ``OSError`` when ``lib_dir`` cannot be written, and the compiler's error when a source
+    does not compile."""
     import tempfile  # pylint: disable=import-outside-toplevel
 
     lib_dir = Path(lib_dir).resolve()
@@ -123,8 +157,6 @@ def built_artefacts(lib_dir: t.Union[str, Path] = LIB_DIR) -> t.List[Path]:
 def remove_built(lib_dir: t.Union[str, Path] = LIB_DIR) -> t.List[Path]:
     """Remove :func:`built_artefacts` (nothing else); returns what was removed. Waits for a
     build in progress, whose folder would otherwise vanish under it."""
-    import shutil  # pylint: disable=import-outside-toplevel
-
     lib_dir = Path(lib_dir).resolve()
     with _build_lock(lib_dir):
         removed = built_artefacts(lib_dir)

@@ -243,7 +243,9 @@ def _ml_runtime_present() -> bool:
 
 
 def executor_argv(device: str = "CPU", threads: t.Optional[int] = None) -> t.List[str]:
-    """Executor command line without its connection options."""
+    """Executor command line without its connection options. ``device``: what the executor
+    serves (``CPU``, ``GPU:0``, ...); ``SMARTSIM_EXECUTOR_ARGS`` is appended, so an option
+    given there still wins."""
     argv = [sys.executable, "-m", "smartsim._core.executor", "--device", device]
     if threads:
         argv += ["--threads", str(int(threads))]

@@ -113,8 +113,32 @@ def find_ai_module() -> t.Optional[str]:
         if not os.path.isfile(override):
             raise SSConfigError(f"SMARTSIM_REDISAI points to a missing file: {override}")
         return os.path.abspath(override)
-    path = Path(__file__).resolve().parent.parent / "lib" / MODULE_FILENAME
+    path = _module_path()
     return str(path) if path.is_file() else None
+
+
+def _module_path() -> Path:
+    return Path(__file__).resolve().parent.parent / "lib" / MODULE_FILENAME
+
+
+def missing_ai_module_message() -> str:
+    """What to say when :func:`find_ai_module` finds nothing: what is missing, what that
+    breaks, and how to get it back."""
+    return (f"the RedisAI-compatible module {_module_path()} is missing (removed by `smart "
+            "clean`?): databases start without it and every AI.* command (models, scripts, "
+            "tensors) fails as an unknown command; run `smart build` to compile it again, "
+            "or set SMARTSIM_REDISAI to a module")
+
+
+_WARNED_MISSING: t.Set[str] = set()
+
+
+def warn_missing_ai_module(logger: t.Any) -> None:
+    """Log :func:`missing_ai_module_message` as a warning, once per process."""
+    key = str(_module_path())
+    if key not in _WARNED_MISSING:
+        _WARNED_MISSING.add(key)
+        logger.warning(missing_ai_module_message())
 
 
 @functools.lru_cache(maxsize=None)
@@ -149,5 +173,5 @@ def describe() -> t.Dict[str, str]:
     except SSConfigError as exc:
         info["redis-server"] = f"not found: {exc}"
     module = find_ai_module()
-    info["RedisAI-compatible module"] = module or "not built (pip install -e . builds it)"
+    info["RedisAI-compatible module"] = module or "not built (`smart build` compiles it)"
     return info

@@ -9,6 +9,12 @@ import typing as t
 from ...error import SmartSimError, SSConfigError
 
 LOOPBACK = "127.0.0.1"
+# a Redis Cluster node also listens on its port + this (the cluster bus)
+CLUSTER_BUS_OFFSET = 10000
+
+
+class PortUnavailable(SmartSimError):
+    """A port a database would listen on cannot be bound (found before anything is launched)."""
 
 
 def interface_addresses(interfaces: t.Sequence[str]) -> t.List[str]:
@@ -87,9 +93,31 @@ def port_in_use(host: str, port: int) -> t.Optional[str]:
     return None
 
 
+def database_ports(port: int, n: int, cluster: bool) -> t.List[int]:
+    """The ports ``n`` shards on ``port, port + 1, ...`` listen on: theirs, then (in a
+    cluster) their bus ports."""
+    ports = list(range(port, port + n))
+    return ports + [p + CLUSTER_BUS_OFFSET for p in ports] if cluster else ports
+
+
+def free_base_port(n: int = 1, cluster: bool = False, host: str = LOOPBACK) -> int:
+    """A base port such that every port of ``n`` shards on it (:func:`database_ports`) can
+    be bound on ``host`` now. Tried at random in 20000..55000, below the usual ephemeral
+    range, so that concurrent callers rarely pick the same one."""
+    import random  # pylint: disable=import-outside-toplevel
+
+    rng = random.Random()  # seeded from os.urandom: differs between processes
+    for _ in range(500):
+        base = rng.randrange(20000, 55000 - n)
+        if all(port_in_use(host, p) is None for p in database_ports(base, n, cluster)):
+            return base
+    raise SmartSimError(f"found no {n} free consecutive ports on {host}"
+                        f"{' (with their cluster bus ports)' if cluster else ''}")
+
+
 def check_ports_free(what: str, endpoints: t.Sequence[t.Tuple[str, int]]) -> None:
-    """Raise ``SmartSimError`` naming the first endpoint that cannot be bound (and, where
-    visible, the process holding it)."""
+    """Raise :class:`PortUnavailable` naming the first endpoint that cannot be bound (and,
+    where visible, the process holding it)."""
     for host, port in endpoints:
         why = port_in_use(host, port)
         if why is None:
@@ -97,8 +125,8 @@ def check_ports_free(what: str, endpoints: t.Sequence[t.Tuple[str, int]]) -> Non
         if why == "in use":
             holder = port_holder(port)
             by = f" by {holder}" if holder else ""
-            raise SmartSimError(f"{what}: port {port} on {host} is already in use{by}")
-        raise SmartSimError(f"{what}: cannot bind port {port} on {host}: {why}")
+            raise PortUnavailable(f"{what}: port {port} on {host} is already in use{by}")
+        raise PortUnavailable(f"{what}: cannot bind port {port} on {host}: {why}")
 
 
 def check_unix_socket_free(what: str, path: str) -> None:

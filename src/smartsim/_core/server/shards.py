@@ -64,9 +64,7 @@ def prepare(orc: "Orchestrator", placement: t.Optional[t.Sequence[t.Tuple[str, s
         for host in cfg.bind:
             if local is not None and host not in local:
                 continue
-            endpoints.append((host, cfg.port))
-            if cfg.cluster:
-                endpoints.append((host, cfg.port + 10000))
+            endpoints += [(host, port) for port in _net.database_ports(cfg.port, 1, cfg.cluster)]
     _net.check_ports_free(what, endpoints)
     newest = _config.max_rdb_version(server.version)
     shards = []
@@ -308,7 +306,8 @@ class _Sidecar:
         shard = self.shard
         orc = self.launch.orc
         host, port = self.launch.endpoints[self.index]
-        argv = _config.executor_argv(threads=orc.intra_threads) + [
+        argv = _config.executor_argv(orc._executor_device,  # pylint: disable=protected-access
+                                     threads=orc.intra_threads) + [
             "--host", host, "--port", str(port),
             "--secret-file", os.path.join(orc.path, shard.name, _config.SECRET_FILE)]
         placed = self.launch.hosts
