@@ -342,6 +342,21 @@ def test_start_with_ml_objects_and_no_database_is_refused(exp, no_executor, tmp_
     assert exp.get_status(model) == [_NEVER]
 
 
+def test_ml_objects_without_the_module_are_refused_before_the_database_starts(exp, no_executor,
+                                                                              monkeypatch):
+    from smartsim._core.server import discovery
+
+    monkeypatch.setattr(discovery, "find_ai_module", lambda: None)  # as after `smart clean`
+    db = exp.create_database(port=free_ports(1))
+    model = exp.create_model("needs_ai", exp.create_run_settings("echo"))
+    model.add_ml_model("m", "TORCH", model=b"blob")
+    with pytest.raises(SmartSimError, match=r"ML model 'm' \(attached to 'needs_ai'\) cannot be stored: "
+                                            r"the RedisAI-compatible module .* is missing.*smart build"):
+        exp.start(db, model, block=True)
+    assert not db.is_active()
+    _nothing_launched(exp, model)
+
+
 def test_a_name_clash_is_refused_before_the_database_of_the_call_starts(exp, no_executor):
     db = exp.create_database(port=free_ports(1))
     rs = exp.create_run_settings("echo")

@@ -26,11 +26,12 @@ from ...entity.entity import SmartSimEntity
 from ...entity.model import Model, param_args
 from ...error import (EntityExistsError, EntityNotLaunchedError, EntityRunningError,
                       ExecutableNotFoundError, NotExecutableError, SmartSimError, SSNoDatabaseError,
-                      SSUnsupportedError, UnknownEntityError)
+                      SSConfigError, SSUnsupportedError, UnknownEntityError)
 from ...log import developer_logging, get_logger
 from ...status import SmartSimStatus
 from ..launcher.base import (DEFAULT_STOP_GRACE, TOKEN_VAR, BatchJob, Launcher, Pool, Task, add_exit_hook,
                              encode_env, install_sigint_handler, launcher_class)
+from ..server import discovery as _discovery
 from . import database as _db
 from . import mlobjects as _ml
 from . import report as _report
@@ -307,6 +308,11 @@ class Controller:
         ml_ops = _ml.plan_loads(apps) if apps else []
         if ml_ops and not dbs and not self.active_databases():
             raise SSNoDatabaseError(_no_database_message(ml_ops))
+        if ml_ops and _discovery.find_ai_module() is None:
+            op = ml_ops[0]
+            raise SSConfigError(f"{'ML model' if op.kind == 'model' else 'script'} {op.obj.name!r} "
+                                f"(attached to {', '.join(op.owners)}) cannot be stored: "
+                                f"{_discovery.missing_ai_module_message()}. Nothing was launched.")
         if dbs:
             self._start_databases(dbs, kill_on_interrupt, detach)
             if not apps:

@@ -286,12 +286,18 @@ class ManifestWriter:
     def _catch_up(self) -> None:
         """Fold what other writers appended since we last read (other drivers attached to
         this experiment, supervisors of detached runs); our own lines are folded already.
-        (lock held)"""
-        fold = self._ensure_fold()
-        events, self._offset = _read_new(self.journal_path, self._offset)
-        for ev in events:
-            if ev.get("session") != self.session or ev.get("by"):
-                fold.add(ev)
+        The file is read without ``_lock``: ``event()`` on the launcher thread never waits
+        for it. (Experiment lock held: one catch-up at a time.)"""
+        with self._lock:
+            self._ensure_fold()  # (the first fold reads the journal and sets the offset)
+            offset = self._offset
+        events, offset = _read_new(self.journal_path, offset)
+        with self._lock:
+            self._offset = offset
+            fold = self._ensure_fold()
+            for ev in events:
+                if ev.get("session") != self.session or ev.get("by"):
+                    fold.add(ev)
 
     def previous_outcomes(self) -> t.Dict[str, t.Dict[str, t.Any]]:
         """The latest recorded run of every name in this experiment path's journal."""
@@ -420,8 +426,8 @@ class ManifestWriter:
         tmp = f"{self.manifest_path}.{os.getpid()}.tmp"
         try:
             with ExperimentLock(self.exp_path):
+                self._catch_up()
                 with self._lock:
-                    self._catch_up()
                     doc = self._ensure_fold().document(
                         {"name": self.exp_name, "path": self.exp_path, "launcher": self.launcher})
                     data = _dumps(doc).encode()
