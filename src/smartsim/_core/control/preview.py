@@ -233,8 +233,8 @@ class _Renderer:
         self._ml_objects(model, indent)
         if model.query_key_prefixing():
             add(indent, f"Key Prefix: {model.name}")
-        if self.detailed and rs is not None:
-            argv = self._argv(rs, model.name, params, as_args)
+        argv = self._argv(rs, model.name, params, as_args) if self.detailed and rs is not None else None
+        if argv is not None:
             add(indent, f"Launch Command: {_cmd(argv)}")
             if colo:
                 add(indent + 2, "(run by the colocated-database wrapper, which starts the database first)")
@@ -245,10 +245,9 @@ class _Renderer:
                 for key, value in env.items():
                     add(indent + 2, f"{key}={'' if value is None else value}")
         self._client_config(model, colo, indent)
-        if batch and self.v is Verbosity.DEVELOPER and rs is not None:
-            argv = self._argv(rs, model.name, params, as_args)
+        if batch and self.v is Verbosity.DEVELOPER and argv is not None:
             self._batch_script(model.name, os.fspath(model.path), batch,
-                               [(model.name, argv, os.fspath(model.path), rs)], indent)
+                               [(model.name, argv, os.fspath(model.path), rs, model)], indent)
 
     def _connection(self, colo: t.Mapping[str, t.Any], indent: int) -> None:
         """How a colocated database is reached: TCP port and/or Unix socket."""
@@ -383,7 +382,7 @@ class _Renderer:
                     path = table.path(i)
                 else:  # its own settings already carry its param args
                     rs, params, as_args, path = member.run_settings, member.params, [], os.fspath(member.path)
-                steps.append((member.name, self._argv(rs, member.name, params, as_args), path, rs))
+                steps.append((member.name, self._argv(rs, member.name, params, as_args), path, rs, member))
             self._batch_script(ens.name, os.fspath(ens.path), ens.batch_settings, steps, 8)
 
     def _member(self, ens: Ensemble, i: int, member: Model) -> None:
@@ -402,30 +401,33 @@ class _Renderer:
                 self.add(indent + 2, f"{key}: {value}")
 
     def _batch_script(self, name: str, cwd: str, bs: t.Any,
-                      steps: t.List[t.Tuple[str, t.List[str], str, t.Any]], indent: int) -> None:
-        """The script the experiment's launcher would submit (its own script builder)."""
+                      steps: t.List[t.Tuple[str, t.List[str], str, t.Any, t.Any]], indent: int) -> None:
+        """The script the experiment's launcher would submit, from the launcher's own
+        ``batch_script_text``: the run settings' environment plus what the experiment's env
+        hooks add (the wiring of the databases it runs now), over the driver's."""
+        from ..launcher.wlm import encoded_environ  # pylint: disable=import-outside-toplevel
+
+        ctrl = getattr(self.exp, "_control_", None)  # (never made here: preview starts nothing)
+        hooks = list(ctrl.env_hooks) if ctrl is not None else []
         tasks = []
-        for step_name, argv, path, rs in steps:
-            env = [f"{k}={'' if v is None else v}".encode() for k, v in (rs.env_vars or {}).items()]
+        for step_name, argv, path, rs, entity in steps:
+            env_vars = {str(k): "" if v is None else str(v) for k, v in (rs.env_vars or {}).items()}
+            for hook in hooks:
+                env_vars.update(hook(entity))
+            env = [f"{k}={v}".encode() for k, v in env_vars.items()]
             base = os.path.join(path, step_name)
             tasks.append(Task(step_name, argv, path, env, base + ".out", base + ".err", None, 0,
                               "Model", None))
         job = BatchJob(name, cwd, bs, tasks)
         launcher = self.exp.launcher
         try:
-            cls = launcher_class(launcher)
-        except SmartSimError:
-            return
-        if launcher == "slurm":
-            from ..launcher import slurm  # pylint: disable=import-outside-toplevel
-
-            text = slurm.batch_script(job, set())
-        elif hasattr(cls, "directives"):
-            from ..launcher import wlm  # pylint: disable=import-outside-toplevel
-
-            # directives() reads only the job: no launcher instance (no engine thread) needed
-            text = wlm.batch_script(job, cls.directives(None, job), set())
+            text = launcher_class(launcher).batch_script_text(job, set(encoded_environ()))
+        except SmartSimError as exc:
+            text, why = None, str(exc)
         else:
+            why = f"the {launcher} launcher does not submit batch jobs"
+        if text is None:
+            self.add(indent, f"Batch Script: none ({why})")
             return
         self.add(indent, f"Batch Script ({os.path.join(cwd, name + '.batch.sh')}):")
         for line in text.rstrip("\n").split("\n"):

@@ -270,6 +270,13 @@ class Launcher(abc.ABC):
         """Submit one batch job running ``job.tasks``; its tasks become Queued at once."""
         raise SSUnsupportedError(f"the {self.name} launcher does not support batch workloads")
 
+    @classmethod
+    def batch_script_text(cls, job: BatchJob, driver_env: t.AbstractSet[bytes]) -> t.Optional[str]:
+        """The script ``submit_batch`` writes for ``job`` (``driver_env``: the driver's
+        encoded environment), or None for a launcher without batch jobs. Needs no instance:
+        ``Experiment.preview`` shows it without starting a launcher."""
+        return None
+
     def poll(self, tasks: t.Sequence[Task]) -> None:
         """Bring the statuses of many tasks up to date with one scheduler query. Launchers
         that are told of every change as it happens (local processes) have nothing to do."""

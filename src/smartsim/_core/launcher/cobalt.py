@@ -70,7 +70,8 @@ class CobaltLauncher(SchedulerLauncher):
         self.user = getpass.getuser()
 
     # -- hooks ------------------------------------------------------------------------------
-    def directives(self, job: BatchJob) -> t.List[str]:
+    @classmethod
+    def directives(cls, job: BatchJob) -> t.List[str]:
         lines = [f"#COBALT -o {os.path.join(job.cwd, job.name + '.batch.out')}",
                  f"#COBALT -e {os.path.join(job.cwd, job.name + '.batch.err')}",
                  f"#COBALT --cwd {job.cwd}",

@@ -50,7 +50,8 @@ class LSFLauncher(SchedulerLauncher):
         return bool(shutil.which("bsub"))
 
     # -- hooks ------------------------------------------------------------------------------
-    def directives(self, job: BatchJob) -> t.List[str]:
+    @classmethod
+    def directives(cls, job: BatchJob) -> t.List[str]:
         bs = job.batch_settings
         opts = bs.format_batch_args()
         lines = []

@@ -75,7 +75,8 @@ class PBSLauncher(SchedulerLauncher):
         return bool(shutil.which("qsub") and shutil.which("qstat") and not shutil.which("cqstat"))
 
     # -- hooks ------------------------------------------------------------------------------
-    def directives(self, job: BatchJob) -> t.List[str]:
+    @classmethod
+    def directives(cls, job: BatchJob) -> t.List[str]:
         out = os.path.join(job.cwd, job.name + ".batch.out")
         err = os.path.join(job.cwd, job.name + ".batch.err")
         lines = [f"#PBS -o {out}", f"#PBS -e {err}", f"#PBS -N {job.name}", "#PBS -V"]

@@ -186,6 +186,10 @@ class SlurmLauncher(AdoptsBatchJobs):
             run(["scancel", allocation])
 
     # -- batch jobs ---------------------------------------------------------------------
+    @classmethod
+    def batch_script_text(cls, job: BatchJob, driver_env: t.AbstractSet[bytes]) -> t.Optional[str]:
+        return batch_script(job, driver_env)
+
     def submit_batch(self, job: BatchJob) -> None:
         if self._watchdog is None:
             self._start_watchdog()
@@ -196,10 +200,9 @@ class SlurmLauncher(AdoptsBatchJobs):
                 os.unlink(exit_status_file(task))  # a status left by an earlier run must not be read
             except FileNotFoundError:
                 pass
-        driver_env = set(encoded_environ())
         script = os.path.join(job.cwd, f"{job.name}.batch.sh")
         with open(script, "w", encoding="utf-8") as handle:
-            handle.write(batch_script(job, driver_env))
+            handle.write(batch_script(job, set(encoded_environ())))
         os.chmod(script, 0o700)
         proc = run(["sbatch", "--parsable", script])
         if proc.returncode != 0 or not proc.stdout.strip():

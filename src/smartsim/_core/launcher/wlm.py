@@ -272,10 +272,21 @@ class SchedulerLauncher(AdoptsBatchJobs):
         self._interrupted = False
 
     # -- the hooks a scheduler implements ---------------------------------------------------
-    def directives(self, job: BatchJob) -> t.List[str]:
+    @classmethod
+    def directives(cls, job: BatchJob) -> t.List[str]:
         """The directive lines of ``job``'s script (job name, output files, then the batch
         settings' options)."""
         raise NotImplementedError
+
+    @classmethod
+    def env_file(cls, job: BatchJob) -> t.Optional[str]:
+        """Where the driver's environment is written for a job that does not start with it
+        (``exports_env`` False); None otherwise."""
+        return None if cls.exports_env else os.path.join(job.cwd, f"{job.name}.batch.env")
+
+    @classmethod
+    def batch_script_text(cls, job: BatchJob, driver_env: t.AbstractSet[bytes]) -> t.Optional[str]:
+        return batch_script(job, cls.directives(job), driver_env, cls.env_file(job))
 
     def submit_argv(self, script: str) -> t.Tuple[t.List[str], t.Optional[str]]:
         """The command that submits ``script`` and the file to give it on stdin (or None)."""
@@ -399,15 +410,14 @@ class SchedulerLauncher(AdoptsBatchJobs):
                 os.unlink(exit_status_file(task))  # a status left by an earlier run must not be read
             except FileNotFoundError:
                 pass
-        env_file = None
-        if not self.exports_env:
-            env_file = os.path.join(job.cwd, f"{job.name}.batch.env")
+        env_file = self.env_file(job)
+        if env_file is not None:
             fd = os.open(env_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "w", encoding="utf-8", errors="surrogateescape") as handle:
                 handle.write(env_file_text(os.environ, self.own_env_prefixes))
         script = os.path.join(job.cwd, f"{job.name}.batch.sh")
         with open(script, "w", encoding="utf-8", errors="surrogateescape") as handle:
-            handle.write(batch_script(job, self.directives(job), set(encoded_environ()), env_file))
+            handle.write(t.cast(str, self.batch_script_text(job, set(encoded_environ()))))
         os.chmod(script, 0o700)
         argv, stdin = self.submit_argv(script)
         proc = run(argv, stdin=stdin, cwd=job.cwd)
