@@ -275,20 +275,18 @@ def _store_model(client: "Client", key: str, obj: "DBModel") -> None:
         batch_size=obj.batch_size, min_batch_size=obj.min_batch_size,
         min_batch_timeout=obj.min_batch_timeout, tag=obj.tag,
         inputs=list(obj.inputs) or None, outputs=list(obj.outputs) or None)
-    if obj.file is not None:
-        if obj.multigpu:
+    model = t.cast(bytes, obj.model)  # (when there is no file: DBModel requires one of the two)
+    if obj.multigpu:
+        if obj.file is not None:
             client.set_model_from_file_multigpu(key, str(obj.file), obj.backend, obj.first_device,
                                                 obj.devices_per_node, **extra)
         else:
-            client.set_model_from_file(key, str(obj.file), obj.backend, obj.device, **extra)
-    elif obj.model is not None:
-        if obj.multigpu:
-            client.set_model_multigpu(key, obj.model, obj.backend, obj.first_device,
+            client.set_model_multigpu(key, model, obj.backend, obj.first_device,
                                       obj.devices_per_node, **extra)
-        else:
-            client.set_model(key, obj.model, obj.backend, obj.device, **extra)
-    else:  # DBModel's constructor requires one of the two
-        raise ValueError(f"DBModel {obj.name!r} has neither a model nor a model file")
+    elif obj.file is not None:
+        client.set_model_from_file(key, str(obj.file), obj.backend, obj.device, **extra)
+    else:
+        client.set_model(key, model, obj.backend, obj.device, **extra)
 
 
 def _store_script(client: "Client", key: str, obj: "DBScript") -> None:
