@@ -654,3 +654,47 @@ def test_many_concurrent_jobs_batched_pull(shared_server, r, pool):
     assert [f.result(10) for f in futs] == [b"OK"] * 6
     assert r.execute_command("AI.INFO", "m")[12:16] == [b"samples", 12, b"calls", 6]
     p.close()
+
+
+def test_held_counts_follow_jobs_in_and_out(shared_server, r, pool):
+    """What holds a job is counted as jobs come and go: a job that timed out or was answered
+    no longer adds its samples, one pulled and not answered still does, and an older
+    version's job stops releasing the newer one's once it is answered."""
+    _store_min_batch(r, "mbc", 3)
+    p = Peer(shared_server, backends="ONNX")  # no TORCH: stores are not sent for validation
+    run = lambda out, *more: call_async(pool, shared_server, "AI.MODELEXECUTE", "mbc",  # noqa: E731
+                                        "INPUTS", 1, "x1", "OUTPUTS", 1, out, *more)
+    assert run("y0", "TIMEOUT", 200).result(10) == b"TIMEDOUT"  # held, then gone
+    pulled = pool.submit(p.pull, 16, 20000)
+    futs = [run("y1"), run("y2")]
+    time.sleep(0.3)
+    assert not pulled.done()  # 2 samples: the timed-out job no longer counts
+    futs.append(run("y3"))
+    jobs = pulled.result(10)
+    assert len(jobs) == 3
+    # pulled and not answered: 3 samples already, so the next job wakes the PULL at once
+    pulled = pool.submit(p.pull, 16, 20000)
+    futs.append(run("y4"))
+    jobs += pulled.result(10)
+    assert len(jobs) == 4
+    # an older version with a job out: a job of the newer one is not held ...
+    _store_min_batch(r, "mbc", 3)
+    pulled = pool.submit(p.pull, 16, 20000)
+    futs.append(run("y5"))
+    (newer,) = pulled.result(10)
+    assert newer[3] > jobs[0][3]
+    for job in jobs + [newer]:
+        assert p.err(job[0], "seen") == b"OK"
+    assert all("seen" in str(f.result(10)) for f in futs)
+    # ... and once every job is answered, nothing counts: one sample is held again
+    pulled = pool.submit(p.pull, 16, 20000)
+    last = run("y6")
+    time.sleep(0.3)
+    assert not pulled.done()
+    futs = [last, run("y7"), run("y8")]
+    jobs = pulled.result(10)
+    assert len(jobs) == 3
+    for job in jobs:
+        assert p.err(job[0], "seen") == b"OK"
+    assert all("seen" in str(f.result(10)) for f in futs)
+    p.close()

@@ -51,3 +51,49 @@ def test_one_thread_configured_is_never_measured(torch_threads):
     for _ in range(3):
         assert m.run([x], 1)[0].tolist() == (x * 3).tolist()
     assert m._threads_for == {} and m._trials == {}
+
+
+def test_row_counts_share_a_choice_by_power_of_two(torch_threads):
+    torch = torch_threads(2)
+    m = backends.load_model("TORCH", "CPU", torch_model_bytes(torch, "affine"))
+    for rows in (5, 6, 7, 4):  # one key: 4
+        x = np.ones((rows, 3), np.float32)
+        for _ in range(2 * backends.THREAD_TRIALS + 3):
+            assert m.run([x], 1)[0].tolist() == (x * 2 + 1).tolist()
+    assert list(m._threads_for) == [4] and m._trials == {}
+    for rows in range(1, 200):
+        m.run([np.ones((rows, 3), np.float32)], 1)
+    assert len(m._threads_for) + len(m._trials) <= 8  # 1, 2, 4, ..., 128
+    assert torch.get_num_threads() == 2
+
+
+def test_a_slow_call_on_all_threads_ends_the_trials(torch_threads, monkeypatch):
+    torch = torch_threads(2)
+    m = backends.load_model("TORCH", "CPU", torch_model_bytes(torch, "affine"))
+    x = np.ones((8, 3), np.float32)
+    m.run([x], 1)  # the model's first call: not measured
+    monkeypatch.setattr(backends, "THREAD_TRIAL_MAX_S", 0.0)  # every call is "slow"
+    used = []
+    real = torch.set_num_threads
+    monkeypatch.setattr(torch, "set_num_threads", lambda n: used.append(n) or real(n))
+    for _ in range(2 * backends.THREAD_TRIALS):
+        m.run([x], 1)
+    assert used == [] and m._threads_for == {8: 2}  # never ran on one thread
+
+
+def test_torch_refusing_a_thread_count_stops_the_picking(torch_threads, monkeypatch):
+    torch = torch_threads(2)
+    monkeypatch.setattr(backends, "_pick_threads", True)
+    m = backends.load_model("TORCH", "CPU", torch_model_bytes(torch, "affine"))
+    x = np.ones((2, 3), np.float32)
+    tries = []
+
+    def refuse(n):
+        tries.append(n)
+        raise RuntimeError("cannot set number of threads")
+
+    monkeypatch.setattr(torch, "set_num_threads", refuse)
+    for _ in range(2 * backends.THREAD_TRIALS + 2):
+        assert m.run([x], 1)[0].tolist() == (x * 2 + 1).tolist()
+    assert tries == [1]  # tried once, then never again
+    assert backends._pick_threads is False and m._trials == {}

@@ -163,12 +163,14 @@ def test_max_batch_wait():
 
 def test_parse_job_waited_field_and_short_jobs():
     raw = [5, b"MODEL", b"m", 3, b"", [[b"FLOAT", [1, 3], b"\0" * 12]], 1, [], [], 8, 8, 10, 2500]
-    job = protocol.parse_job(raw)  # the 13th field (waited us) is read by the worker
+    job = protocol.parse_job(raw)  # the 13th field: how long the module queued it (us)
     assert (job.batchsize, job.minbatchsize, job.minbatchtimeout, job.samples) == (8, 8, 10, 1)
+    assert job.waited_us == 2500
     # other peers may send strings for numbers
     job = protocol.parse_job([b"5", b"model", "m", b"3", None, [], b"0", None, None, b"4"])
     assert (job.job_id, job.kind, job.key, job.version, job.fn_name) == (5, "MODEL", b"m", 3, "")
     assert (job.n_outputs, job.batchsize, job.minbatchsize, job.args) == (0, 4, 0, [])
+    assert job.waited_us == 0  # a module that does not send it
 
 
 # ------------------------------------------------------------------------ DONEN
@@ -206,6 +208,24 @@ def test_done_batch_leaves_strings_and_big_blobs_to_done():
         done_batch(jobs, [np.zeros((3, 2), np.float32)])
 
 
+def test_done_batch_gives_up_before_encoding_anything(monkeypatch):
+    from smartsim._core.executor import worker
+
+    calls = []
+    real = worker.encode
+    monkeypatch.setattr(worker, "encode", lambda arr: calls.append(arr.shape) or real(arr))
+    jobs = [_job(1, 1, bs=8), _job(2, 1, bs=8)]
+    small = np.zeros((2, 3), np.float32)
+    assert done_batch(jobs, [small, np.array([b"a", b"bc"], dtype=object)]) is None
+    assert done_batch(jobs, [small, np.zeros((2, 1 << 14), np.float32)]) is None
+    with pytest.raises(batching.BatchSizeError):  # rows checked first, as split_outputs does
+        done_batch(jobs, [small, np.zeros((3, 2), np.float32)])
+    with pytest.raises(batching.BatchSizeError):
+        batching.split_outputs([small, np.zeros((3, 2), np.float32)], jobs)
+    assert calls == []
+    assert done_batch(jobs, [small]) is not None and calls == [(2, 3)]
+
+
 def _unconnected_executor():
     return Executor(protocol.Connection(socket_path="/nonexistent"), backends=[], prewarm=False)
 
@@ -220,6 +240,28 @@ def test_donen_replies_become_errs_where_a_client_would_wait():
     ex = _unconnected_executor()
     ex._answered(("DONEN", (4, 5)), protocol.ReplyError("ERR unknown command 'AI._EXEC.DONEN'"))
     assert list(ex.conn.pending) == [("ERR", 4), ("ERR", 5)]
+
+
+def test_donen_replies_that_do_not_match_the_batch_fail_every_job():
+    # an array of the wrong length, or something that is not an array: no job is known to
+    # be answered, so each gets an ERR (its client would otherwise wait for its timeout)
+    for reply in ([b"OK"], [b"OK", b"OK", b"OK"], b"OK", 7, None):
+        ex = _unconnected_executor()
+        ex._donen = True
+        ex._answered(("DONEN", (4, 5)), reply)
+        assert list(ex.conn.pending) == [("ERR", 4), ("ERR", 5)], reply
+        assert ex._donen  # only "unknown command" turns DONEN off
+    # one element that is neither OK nor an error: that job gets an ERR
+    ex = _unconnected_executor()
+    ex._answered(("DONEN", (4, 5)), [b"OK", 1])
+    assert list(ex.conn.pending) == [("ERR", 5)]
+    # a module without DONEN: every job gets an ERR and the next batches use DONE
+    ex = _unconnected_executor()
+    ex._donen = True
+    ex._answered(("DONEN", (4, 5)), protocol.ReplyError("ERR unknown command 'AI._EXEC.DONEN', "
+                                                         "with args beginning with: '2'"))
+    assert list(ex.conn.pending) == [("ERR", 4), ("ERR", 5)]
+    assert ex._donen is False
 
 
 # ------------------------------------------------------------------------ backends

@@ -123,6 +123,9 @@ typedef struct AIObj {
     char **entry;
     /* statistics (main thread only) */
     long long duration_us, samples, calls, errors;
+    /* exec.c (main thread only): batch samples of this object's MODEL jobs queued or pulled
+     * and not answered yet */
+    long long pend_samples;
     struct AIObj *reg_prev, *reg_next;
 } AIObj;
 

@@ -51,6 +51,10 @@ typedef struct Job {
     long long queued_us;  /* when it was queued (PULL replies carry how long it waited) */
     long long release_us; /* held: when MINBATCHTIMEOUT lets it run anyway (0: never) */
     int held;             /* queued without waking an executor: see job_holdable */
+    struct Job *hprev, *hnext; /* held with a release_us: its device's hold list */
+    int in_hold_list;
+    int pending;          /* counted in obj->pend_samples and pend_keys (MODEL jobs) */
+    long long samples;    /* job_batch_samples, when pending */
     RedisModuleTimerID timer;
     int has_timer;
     int result;
@@ -69,6 +73,8 @@ struct Device {
     RedisModuleTimerID hold_timer; /* releases held jobs whose MINBATCHTIMEOUT passed */
     int has_hold_timer;
     long long hold_timer_us; /* when it fires */
+    Job *hold_head;          /* queued held jobs that MINBATCHTIMEOUT releases (unordered) */
+    long long nservable;     /* queued jobs that are not held */
     Device *next;
 };
 
@@ -156,11 +162,16 @@ static void list_remove(Job **head, Job **tail, Job *j) {
     j->prev = j->next = NULL;
 }
 
+static void job_dequeue(Job *j);
+static void job_pending_drop(Job *j);
+
+/* Every job leaves the queue or the running list here (job_complete) or in serve_jobs. */
 static void job_unlink(Job *j) {
     if (j->state == JS_QUEUED)
-        list_remove(&j->dev->qhead, &j->dev->qtail, j);
+        job_dequeue(j);
     else if (j->state == JS_RUNNING)
         list_remove(&running_head, NULL, j);
+    job_pending_drop(j);
     j->state = JS_DONE;
 }
 
@@ -306,13 +317,139 @@ static long long job_batch_samples(const Job *j) {
     return first->dtype == DT_STRING ? 0 : first->shape[0];
 }
 
-static int same_string(RedisModuleString *a, RedisModuleString *b) {
-    size_t la, lb;
-    const char *pa = RedisModule_StringPtrLen(a, &la);
-    const char *pb = RedisModule_StringPtrLen(b, &lb);
-    return la == lb && !memcmp(pa, pb, la);
+/* MODEL jobs queued or pulled and not answered, counted per key name and per model version
+ * (object: versions are unique across keys), so that job_holdable knows "a job of another
+ * version of this key is waiting" without walking the queue. An entry lives while it counts
+ * a job; its objects are alive, since each counted job holds a reference to its own. */
+typedef struct KeyVer {
+    const AIObj *obj;
+    long long jobs;
+    struct KeyVer *next;
+} KeyVer;
+
+typedef struct KeyPend {
+    uint64_t hash;
+    size_t len;
+    KeyVer *vers;
+    struct KeyPend *next;
+    char key[];
+} KeyPend;
+
+static KeyPend **pend_keys = NULL; /* hash buckets, a power of two of them */
+static size_t pend_nbuckets = 0, pend_nkeys = 0;
+
+static uint64_t key_hash(const char *s, size_t n) {
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+    for (size_t i = 0; i < n; i++) {
+        h ^= (unsigned char)s[i];
+        h *= 1099511628211ULL;
+    }
+    return h;
 }
 
+/* The link that points at key's entry, or at the NULL where it would go. */
+static KeyPend **pend_slot(RedisModuleString *key) {
+    size_t n;
+    const char *s = RedisModule_StringPtrLen(key, &n);
+    uint64_t h = key_hash(s, n);
+    KeyPend **pp = &pend_keys[h & (pend_nbuckets - 1)];
+    while (*pp && !((*pp)->hash == h && (*pp)->len == n && !memcmp((*pp)->key, s, n)))
+        pp = &(*pp)->next;
+    return pp;
+}
+
+static void pend_grow(void) {
+    size_t nb = pend_nbuckets ? pend_nbuckets * 2 : 64;
+    KeyPend **b = RedisModule_Calloc(nb, sizeof(*b));
+    for (size_t i = 0; i < pend_nbuckets; i++) {
+        KeyPend *e = pend_keys[i];
+        while (e) {
+            KeyPend *next = e->next;
+            e->next = b[e->hash & (nb - 1)];
+            b[e->hash & (nb - 1)] = e;
+            e = next;
+        }
+    }
+    RedisModule_Free(pend_keys);
+    pend_keys = b;
+    pend_nbuckets = nb;
+}
+
+/* Count j (a MODEL job being queued) in its object's and its key's pending jobs. */
+static void job_pending_add(Job *j) {
+    if (j->kind != J_MODEL || !j->obj || j->pending)
+        return;
+    if (pend_nkeys >= pend_nbuckets)
+        pend_grow();
+    KeyPend **pp = pend_slot(j->key);
+    KeyPend *e = *pp;
+    if (!e) {
+        size_t n;
+        const char *s = RedisModule_StringPtrLen(j->key, &n);
+        e = RedisModule_Alloc(sizeof(*e) + n);
+        e->hash = key_hash(s, n);
+        e->len = n;
+        e->vers = NULL;
+        e->next = NULL;
+        memcpy(e->key, s, n);
+        *pp = e;
+        pend_nkeys++;
+    }
+    KeyVer *v = e->vers;
+    while (v && v->obj != j->obj)
+        v = v->next;
+    if (!v) {
+        v = RedisModule_Alloc(sizeof(*v));
+        v->obj = j->obj;
+        v->jobs = 0;
+        v->next = e->vers;
+        e->vers = v;
+    }
+    v->jobs++;
+    j->samples = job_batch_samples(j);
+    j->obj->pend_samples += j->samples;
+    j->pending = 1;
+}
+
+/* j is answered, failed or gone: it no longer counts (idempotent). */
+static void job_pending_drop(Job *j) {
+    if (!j->pending)
+        return;
+    j->pending = 0;
+    j->obj->pend_samples -= j->samples;
+    KeyPend **pp = pend_slot(j->key);
+    KeyPend *e = *pp;
+    if (!e)
+        return;
+    for (KeyVer **vp = &e->vers; *vp; vp = &(*vp)->next) {
+        KeyVer *v = *vp;
+        if (v->obj != j->obj)
+            continue;
+        if (--v->jobs == 0) {
+            *vp = v->next;
+            RedisModule_Free(v);
+        }
+        break;
+    }
+    if (!e->vers) {
+        *pp = e->next;
+        RedisModule_Free(e);
+        pend_nkeys--;
+    }
+}
+
+/* A MODEL job of another version (object) than o is pending under key. */
+static int key_has_other_version(RedisModuleString *key, const AIObj *o) {
+    if (!pend_nkeys)
+        return 0;
+    const KeyPend *e = *pend_slot(key);
+    for (const KeyVer *v = e ? e->vers : NULL; v; v = v->next)
+        if (v->obj != o)
+            return 1;
+    return 0;
+}
+
+/* Called before j is counted in the pending jobs. */
 static int job_holdable(const Job *j) {
     const AIObj *o = j->obj;
     if (j->kind != J_MODEL || !o || o->minbatchsize == 0)
@@ -322,43 +459,59 @@ static int job_holdable(const Job *j) {
     long long have = job_batch_samples(j);
     if (have <= 0 || have >= need)
         return 0;
-    for (int pass = 0; pass < 2; pass++) {
-        for (const Job *q = pass ? running_head : j->dev->qhead; q; q = q->next) {
-            if (q == j || q->kind != J_MODEL || !q->obj)
-                continue;
-            if (q->obj->version == o->version) {
-                have += job_batch_samples(q);
-                if (have >= need)
-                    return 0;
-            } else if (same_string(q->key, j->key)) {
-                return 0; /* the executor releases the older version's group on seeing j */
-            }
-        }
+    if (have + o->pend_samples >= need)
+        return 0;
+    /* the executor releases the older version's group on seeing j */
+    return !key_has_other_version(j->key, o);
+}
+
+static void hold_list_remove(Job *j) {
+    if (!j->in_hold_list)
+        return;
+    Device *d = j->dev;
+    if (j->hprev)
+        j->hprev->hnext = j->hnext;
+    else
+        d->hold_head = j->hnext;
+    if (j->hnext)
+        j->hnext->hprev = j->hprev;
+    j->hprev = j->hnext = NULL;
+    j->in_hold_list = 0;
+}
+
+/* j leaves its device's queue (pulled, or finished while queued). */
+static void job_dequeue(Job *j) {
+    Device *d = j->dev;
+    list_remove(&d->qhead, &d->qtail, j);
+    if (j->held) {
+        hold_list_remove(j);
+        j->held = 0;
+    } else {
+        d->nservable--;
     }
-    return 1;
 }
 
-static int device_has_servable(const Device *d) {
-    for (const Job *j = d->qhead; j; j = j->next)
-        if (!j->held)
-            return 1;
-    return 0;
-}
+static int device_has_servable(const Device *d) { return d->nservable > 0; }
 
+/* Walks the held jobs with a MINBATCHTIMEOUT only: fewer than MINBATCHSIZE per model
+ * version, since a job that completes a batch is never held. */
 static void hold_timer_cb(RedisModuleCtx *ctx, void *data) {
     Device *d = data;
     d->has_hold_timer = 0;
     long long now = monotonic_us(), next = 0;
     int released = 0;
-    for (Job *j = d->qhead; j; j = j->next) {
-        if (!j->held || !j->release_us)
-            continue;
+    Job *j = d->hold_head;
+    while (j) {
+        Job *after = j->hnext;
         if (j->release_us <= now) {
+            hold_list_remove(j);
             j->held = 0;
+            d->nservable++;
             released = 1;
         } else if (!next || j->release_us < next) {
             next = j->release_us;
         }
+        j = after;
     }
     if (next) {
         d->hold_timer = RedisModule_CreateTimer(ctx, (next - now + 999) / 1000, hold_timer_cb, d);
@@ -374,7 +527,15 @@ static void job_hold(RedisModuleCtx *ctx, Job *j, long long release_us) {
     Device *d = j->dev;
     j->held = 1;
     j->release_us = release_us;
-    if (!release_us || (d->has_hold_timer && d->hold_timer_us <= release_us))
+    if (!release_us)
+        return;
+    j->hprev = NULL;
+    j->hnext = d->hold_head;
+    if (d->hold_head)
+        d->hold_head->hprev = j;
+    d->hold_head = j;
+    j->in_hold_list = 1;
+    if (d->has_hold_timer && d->hold_timer_us <= release_us)
         return;
     if (d->has_hold_timer)
         RedisModule_StopTimer(ctx, d->hold_timer, NULL);
@@ -389,6 +550,7 @@ static void job_enqueue(RedisModuleCtx *ctx, Job *j) {
     j->state = JS_QUEUED;
     j->queued_us = monotonic_us();
     int hold = job_holdable(j);
+    job_pending_add(j);
     j->prev = d->qtail;
     j->next = NULL;
     if (d->qtail)
@@ -400,8 +562,10 @@ static void job_enqueue(RedisModuleCtx *ctx, Job *j) {
         job_hold(ctx, j, j->obj->minbatchtimeout
                              ? j->queued_us + (long long)j->obj->minbatchtimeout * 1000
                              : 0);
-    else
+    else {
+        d->nservable++;
         wake_one(ctx, d);
+    }
 }
 
 /* ---------------------------------------------------------------- blocked user clients */
@@ -1146,9 +1310,8 @@ static void serve_jobs(RedisModuleCtx *ctx, Executor *e, int max) {
     long long now = ustime_now(), queue_now = monotonic_us();
     for (long i = 0; i < n; i++) {
         Job *j = d->qhead;
-        list_remove(&d->qhead, &d->qtail, j);
+        job_dequeue(j);
         j->state = JS_RUNNING;
-        j->held = 0;
         j->exec_id = e->client_id;
         j->t_start_us = now;
         j->next = running_head;

@@ -74,6 +74,11 @@ NUM_THREADS = 0
 # Timed calls per candidate thread count when a TorchScript model meets a new batch size
 # (TorchModel._pick).
 THREAD_TRIALS = 5
+# Only batches whose call on the configured threads takes less than this are measured on
+# one thread too: a bigger one gains from the threads, and a slow one-thread call costs more.
+THREAD_TRIAL_MAX_S = 0.005
+# False once torch refused to change its thread count (RuntimeError): no more trials.
+_pick_threads = True
 
 _import_lock = threading.RLock()
 _modules: Dict[str, Any] = {}
@@ -228,16 +233,25 @@ class TorchModel:
             self.forward = self.module.forward  # skips nn.Module.__call__ hooks
         except Exception as exc:
             raise BackendError(_one_line(exc)) from exc
-        # rows (dim 0 of the first input) -> intra-op threads that ran it faster; see _pick
+        # rows (dim 0 of the first input, rounded down to a power of two: at most 64 keys)
+        # -> intra-op threads that ran it faster; see _pick
         self._threads_for: Dict[int, int] = {}
         self._trials: Dict[int, List[float]] = {}
+        self._warm = False  # a call has run (the first one of a TorchScript model is slow)
 
     def _pick(self, rows: int, threads: int):
         """Intra-op threads for a call of ``rows`` rows: ``threads`` (the configured count)
         or 1. Small batches of small models often run slower on several threads (waking
         the pool costs more than the work it shares), so the first calls of each row count
-        alternate between the two and the faster (best of :data:`THREAD_TRIALS` each) is
-        kept. Never more than ``threads``. Returns (threads, trial slot or None)."""
+        (rounded down to a power of two) run on both and the faster (best of
+        :data:`THREAD_TRIALS` each, switching the count included) is kept. The first two
+        trials use ``threads``: if neither took less than :data:`THREAD_TRIAL_MAX_S` (a big
+        batch), ``threads`` is kept without a call on one thread. Never more than
+        ``threads``. Returns (threads, trial slot or None)."""
+        if not _pick_threads:
+            return threads, None
+        if rows > 0:
+            rows = 1 << (rows.bit_length() - 1)
         chosen = self._threads_for.get(rows)
         if chosen is not None:
             return chosen, None
@@ -248,12 +262,25 @@ class TorchModel:
                 return threads, None
             trial = self._trials[rows] = [math.inf, math.inf, 0]
         n = int(trial[2])
-        if n >= 2 * THREAD_TRIALS:
+        if n >= 2 * THREAD_TRIALS or (n == 2 and trial[0] >= THREAD_TRIAL_MAX_S):
             del self._trials[rows]
             best = 1 if trial[1] < trial[0] else threads
             self._threads_for[rows] = best
             return best, None
-        return (threads if n % 2 == 0 else 1), trial
+        # threads, threads, 1, 1, then alternating: 5 of each in 10 calls
+        return (1 if n == 2 or (n > 2 and n % 2 == 1) else threads), trial
+
+    def _set_threads(self, n: int) -> bool:
+        """torch.set_num_threads(n); False (and no more trials, in any model) if torch
+        refuses to change the count."""
+        global _pick_threads  # pylint: disable=global-statement
+        try:
+            self.torch.set_num_threads(n)
+            return True
+        except RuntimeError:
+            _pick_threads = False
+            self._trials.clear()
+            return False
 
     def run(self, arrays: Sequence[np.ndarray], n_outputs: int) -> List[np.ndarray]:
         torch = self.torch
@@ -265,20 +292,31 @@ class TorchModel:
             if threads > 1:
                 rows = arrays[0].shape[0] if arrays and arrays[0].ndim else 0
                 use, trial = self._pick(rows, threads)
+        switched = False  # the count is ``use`` now and must go back to ``threads``
         try:
             if grad:  # as RedisAI's NoGradGuard, without a context manager per call
                 torch._C._set_grad_enabled(False)
-            if use != threads:
-                torch.set_num_threads(use)
+            # A trial times the switch to ``use`` threads and back too: on some builds a
+            # switch rebuilds the thread pool, which one thread must win back.
             t0 = time.perf_counter() if trial is not None else 0.0
+            if use != threads:
+                switched = self._set_threads(use)
+                if not switched:
+                    trial = None
             if len(arrays) == 1:
                 value = self.forward(_to_torch(torch, arrays[0], self.device))
             else:
                 value = self.forward(*[_to_torch(torch, a, self.device) for a in arrays])
+            if switched:
+                switched = False
+                self._set_threads(threads)
             if trial is not None:
-                slot = 0 if use == threads else 1
-                trial[slot] = min(trial[slot], time.perf_counter() - t0)
-                trial[2] += 1
+                elapsed = time.perf_counter() - t0
+                if self._warm:  # the first call of a model is slow whatever its rows
+                    slot = 0 if use == threads else 1
+                    trial[slot] = min(trial[slot], elapsed)
+                    trial[2] += 1
+            self._warm = True
             return _torch_outputs(torch, value, "forward", n_outputs)
         except BackendError:
             raise
@@ -287,8 +325,8 @@ class TorchModel:
         finally:
             if grad:
                 torch._C._set_grad_enabled(True)
-            if use != threads:
-                torch.set_num_threads(threads)
+            if switched:
+                self._set_threads(threads)
 
 
 def _script_resolver(torch):

@@ -25,7 +25,8 @@ import numpy as np
 from .dtypes import decode
 from .protocol import Job
 
-__all__ = ["BatchSizeError", "Batcher", "concat_inputs", "plan", "signature", "split_outputs"]
+__all__ = ["BatchSizeError", "Batcher", "check_rows", "concat_inputs", "plan", "signature",
+           "split_outputs"]
 
 
 class BatchSizeError(ValueError):
@@ -59,15 +60,20 @@ def concat_inputs(jobs: Sequence[Job]) -> List[np.ndarray]:
     return arrays
 
 
+def check_rows(outputs: Sequence[np.ndarray], total: int) -> None:
+    """Raise :class:`BatchSizeError` unless every output of a batched call has ``total``
+    rows (one per input sample)."""
+    for out in outputs:
+        if out.ndim == 0 or out.shape[0] != total:
+            raise BatchSizeError("Model did not generate the expected batch size")
+
+
 def split_outputs(outputs: Sequence[np.ndarray], jobs: Sequence[Job]) -> List[List[np.ndarray]]:
     """Split the outputs of a batched call back into one list per job."""
     if len(jobs) == 1:
         return [list(outputs)]
     sizes = [j.samples for j in jobs]
-    total = sum(sizes)
-    for out in outputs:
-        if out.ndim == 0 or out.shape[0] != total:
-            raise BatchSizeError("Model did not generate the expected batch size")
+    check_rows(outputs, sum(sizes))
     per_job: List[List[np.ndarray]] = [[] for _ in jobs]
     for out in outputs:
         start = 0

@@ -268,6 +268,9 @@ class Job:
     batchsize: int = 0
     minbatchsize: int = 0
     minbatchtimeout: int = 0
+    # How long the module had the job queued before the PULL (us; 0 from modules that do
+    # not send the 13th field).
+    waited_us: int = 0
     # Set by the worker: monotonic time the module queued the job (the time of the pull
     # when the module does not say how long the job waited).
     pulled_at: float = 0.0
@@ -317,4 +320,5 @@ def parse_job(raw: Sequence[Any]) -> Job:
         int(raw[9] or 0) if n > 9 else 0,
         int(raw[10] or 0) if n > 10 else 0,
         int(raw[11] or 0) if n > 11 else 0,
+        max(0, int(raw[12] or 0)) if n > 12 else 0,
     )

@@ -33,7 +33,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from . import backends as _backends
 from .backends import BackendError, BackendUnavailable, ModelCache, TorchScript
-from .batching import BatchSizeError, Batcher, concat_inputs, plan, split_outputs
+from .batching import Batcher, check_rows, concat_inputs, plan, split_outputs
 from .dtypes import encode
 from .protocol import (_JOIN_BELOW, Connection, ConnectionLost, Job, ReplyError, pack_command,
                        parse_job)
@@ -342,9 +342,8 @@ class Executor:
                     continue
                 # MINBATCHTIMEOUT counts from when the module queued the job (it may hold
                 # a job that cannot complete a batch yet; PROTOCOL.md); older modules do
-                # not say, then it counts from now.
-                waited = raw[12] if len(raw) > 12 else 0
-                job.pulled_at = now - waited * 1e-6 if type(waited) is int else now
+                # not say (waited_us 0), then it counts from now.
+                job.pulled_at = now - job.waited_us * 1e-6
                 jobs.append(job)
             idle = not jobs
             if jobs:
@@ -393,11 +392,24 @@ class Executor:
         if what == "DONEN":  # job_id: the batch's job ids; one reply each, or one error
             if isinstance(reply, list) and len(reply) == len(job_id):
                 for one_id, one in zip(job_id, reply):
-                    if type(one) is not bytes:
-                        self._answered(("DONE", one_id), one)
+                    if type(one) is bytes:  # OK
+                        continue
+                    if not isinstance(one, ReplyError):
+                        one = ReplyError(f"malformed reply to AI._EXEC.DONEN: {one!r:.100}")
+                    self._answered(("DONE", one_id), one)
+                return
+            # Refused whole, or a reply that does not match the batch: no job's outputs are
+            # known to be stored, so every client gets an error rather than its timeout.
+            if isinstance(reply, ReplyError):
+                if "unknown command" in str(reply).lower():
+                    self._donen = False  # the module has no DONEN: per-job DONE from now on
+                why = clean_message(reply)
             else:
-                for one_id in job_id:
-                    self._answered(("DONE", one_id), reply)
+                why = (f"malformed reply to AI._EXEC.DONEN for {len(job_id)} jobs: "
+                       f"{reply!r:.100}")
+            log.warning("AI._EXEC.DONEN for jobs %s failed: %s", list(job_id), why)
+            for one_id in job_id:
+                self.conn.queue("AI._EXEC.ERR", one_id, why, tag=("ERR", one_id))
             return
         if not isinstance(reply, ReplyError):
             return
@@ -585,16 +597,16 @@ def done_batch(jobs: Sequence[Job], outputs: Sequence) -> Optional[Tuple[bytes, 
     """
     sizes = [j.samples for j in jobs]
     total = sum(sizes)
+    check_rows(outputs, total)
+    # Give up before encoding or copying anything. encode() keeps the item size of every
+    # type but strings (object, bytes, str arrays: STRING tensors).
+    for out in outputs:
+        if out.dtype.kind in "OSU" or out.nbytes >= _JOIN_BELOW:
+            return None
     encoded = []  # per output: RESP of its dtype name, shape after dim 0, bytes per row, bytes
     for out in outputs:
-        if out.ndim == 0 or out.shape[0] != total:
-            raise BatchSizeError("Model did not generate the expected batch size")
         name, _, buf = encode(out)
-        if name == "STRING":
-            return None
         nbytes = buf.nbytes if type(buf) is memoryview else len(buf)
-        if nbytes >= _JOIN_BELOW:
-            return None
         rest = out.shape[1:]
         encoded.append((b"$%d\r\n%s\r\n" % (len(name), name.encode()),
                         b" %s" % " ".join(map(str, rest)).encode() if rest else b"",
