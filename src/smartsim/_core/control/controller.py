@@ -376,13 +376,7 @@ class Controller:
         if tasks:
             if any(not task.is_db for task in tasks):
                 self._unreported.append(batch)
-            with launcher.cond:
-                for task in tasks:
-                    task.owner = batch
-                    self._runs.setdefault(task.name, []).append(task)
-                self._live += sum(1 for task in tasks if not task.is_db)
-                if self._live:
-                    self._idle.clear()
+            self._track(tasks, batch)
             steps = tasks[:len(tasks) - len(job_tasks)]
             if steps:
                 launcher.submit(steps)
@@ -394,6 +388,17 @@ class Controller:
                     self._never_launched([task for other in jobs[i:] for task in other.tasks])
                     raise
         return batch
+
+    def _track(self, tasks: t.Sequence[Task], batch: _Batch) -> None:
+        """Make ``tasks`` (of one ``batch``) this controller's: their run history, the live
+        count ``poll`` waits on. Before the launcher sees them (it calls their owner back)."""
+        with self.launcher.cond:
+            for task in tasks:
+                task.owner = batch
+                self._runs.setdefault(task.name, []).append(task)
+            self._live += sum(1 for task in tasks if not task.is_db)
+            if self._live:
+                self._idle.clear()
 
     def _never_launched(self, tasks: t.List[Task]) -> None:
         with self.launcher.cond:

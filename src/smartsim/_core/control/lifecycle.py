@@ -225,17 +225,10 @@ class Lifecycle:
         if adopt is None:
             raise SSUnsupportedError(f"the {ctrl.launcher_name} launcher cannot watch processes another "
                                      "driver started")
-        batch = self._batch_type(ctrl, tasks)
         ctrl._ensure_exit_hook()  # pylint: disable=protected-access
-        with launcher.cond:
-            for task in tasks:
-                task.owner = batch
-                task.status = SmartSimStatus.STATUS_RUNNING
-                ctrl._runs.setdefault(task.name, []).append(task)  # pylint: disable=protected-access
-            live = sum(1 for task in tasks if not task.is_db)
-            ctrl._live += live  # pylint: disable=protected-access
-            if ctrl._live:  # pylint: disable=protected-access
-                ctrl._idle.clear()  # pylint: disable=protected-access
+        for task in tasks:  # running as far as the records say; the launcher checks at once
+            task.status = SmartSimStatus.STATUS_RUNNING
+        ctrl._track(tasks, self._batch_type(ctrl, tasks))  # pylint: disable=protected-access
         adopt(tasks)
 
     def attach(self) -> t.Dict[str, t.Any]:
