@@ -209,9 +209,10 @@ class Ensemble(SmartSimEntity):
     def of_members(cls, name: str, models: t.Sequence[Model], path: t.Optional[str] = None) -> "Ensemble":
         """An ensemble of exactly ``models`` (no expansion): how a new driver rebuilds an
         ensemble from the runs its manifest recorded (``Experiment.attach``)."""
-        ens = cls.__new__(cls)
-        Ensemble.__init__(ens, name, None, path=path, run_settings=models[0].run_settings if models else None,
-                          replicas=1)
+        # one replica to pass the constructor's checks (an ensemble of run settings must
+        # expand into members), then none: the members are exactly ``models``
+        ens = cls(name, None, path=path, run_settings=models[0].run_settings if models else None,
+                  replicas=1)
         ens._n_expanded = 0
         ens._index = ens._index[:0]
         for model in models:
