@@ -72,7 +72,8 @@ def member(args: argparse.Namespace) -> int:
     name = os.environ["SSKEYOUT"]  # SmartSim prefixes this member's keys with its name
     os.environ.setdefault("SSKEYIN", name)  # and it reads its own keys back
     client = Client(cluster=False)
-    x = np.random.default_rng(int(name.rsplit("_", 1)[1])).random((1, args.features), dtype=np.float32)
+    shape = tuple(int(d) for d in args.shape.split(","))
+    x = np.random.default_rng(int(name.rsplit("_", 1)[1])).random((1, *shape), dtype=np.float32)
     client.put_tensor("x", x)
     for _ in range(args.warmup):
         client.run_model(MODEL, ["x"], ["y"])
@@ -98,20 +99,67 @@ def member(args: argparse.Namespace) -> int:
 
 
 # ------------------------------------------------------------------------------ driver
-def mlp_bytes(torch, features: int, hidden: int, classes: int) -> bytes:
+def parse_models(text: str, hidden: int) -> "list[tuple[str, int]]":
+    """``--model`` -> [(kind, hidden units)]: ``cnn``, ``mlp`` (``--hidden`` units) or ``mlpN``
+    (N units); raises ValueError naming a bad entry."""
+    out = []
+    for item in (part.strip() for part in text.split(",")):
+        if item == "cnn":
+            out.append(("cnn", 0))
+        elif item == "mlp":
+            out.append(("mlp", hidden))
+        elif item.startswith("mlp") and item[3:].isdigit() and int(item[3:]) > 0:
+            out.append((item, int(item[3:])))
+        else:
+            raise ValueError(f"unknown model {item!r}; expected cnn, mlp or mlpN (N hidden units)")
+    return out
+
+
+def model_bytes(torch, kind: str, hidden: int, args: argparse.Namespace) -> "tuple[bytes, tuple, str]":
+    """TorchScript bytes of the model ``kind``, the shape of one sample, and a description.
+
+    ``cnn``: the PyTorch MNIST CNN of SmartSim's "Online Inference" tutorial
+    (``tutorials/ml_inference``: two 3x3 convolutions, 32 and 64 channels, max-pool, dense
+    9216-128-10, log-softmax; 1x28x28 input), traced as the tutorial traces it.
+    ``mlp*``: ``--features``-``hidden``-``hidden``-``--classes`` with ReLUs, scripted.
+    """
+    nn = torch.nn
     torch.manual_seed(0)
-    net = torch.nn.Sequential(torch.nn.Linear(features, hidden), torch.nn.ReLU(),
-                              torch.nn.Linear(hidden, hidden), torch.nn.ReLU(),
-                              torch.nn.Linear(hidden, classes))
+    if kind == "cnn":
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.conv1 = nn.Conv2d(1, 32, 3, 1)
+                self.conv2 = nn.Conv2d(32, 64, 3, 1)
+                self.dropout1 = nn.Dropout(0.25)
+                self.dropout2 = nn.Dropout(0.5)
+                self.fc1 = nn.Linear(9216, 128)
+                self.fc2 = nn.Linear(128, 10)
+
+            def forward(self, x):
+                x = torch.relu(self.conv2(torch.relu(self.conv1(x))))
+                x = self.dropout1(torch.max_pool2d(x, 2))
+                x = self.dropout2(torch.relu(self.fc1(torch.flatten(x, 1))))
+                return torch.log_softmax(self.fc2(x), dim=1)
+
+        shape: tuple = (1, 28, 28)
+        module = torch.jit.trace(Net().eval(), torch.rand(1, *shape))
+        what = "CNN of SmartSim's inference tutorial (conv 32, conv 64, dense 9216-128-10)"
+    else:
+        shape = (args.features,)
+        module = torch.jit.script(nn.Sequential(
+            nn.Linear(args.features, hidden), nn.ReLU(), nn.Linear(hidden, hidden),
+            nn.ReLU(), nn.Linear(hidden, args.classes)).eval())
+        what = f"MLP {args.features}-{hidden}-{hidden}-{args.classes}"
     buf = io.BytesIO()
-    torch.jit.save(torch.jit.script(net.eval()), buf)
-    return buf.getvalue()
+    torch.jit.save(module, buf)
+    return buf.getvalue(), shape, what
 
 
-def in_process(torch, blob: bytes, features: int, n: int, warmup: int, threads: int) -> dict:
+def in_process(torch, blob: bytes, shape: tuple, n: int, warmup: int, threads: int) -> dict:
     torch.set_num_threads(threads)
     model = torch.jit.load(io.BytesIO(blob))
-    x = torch.from_numpy(np.random.default_rng(0).random((1, features), dtype=np.float32))
+    x = torch.from_numpy(np.random.default_rng(0).random((1, *shape), dtype=np.float32))
     with torch.inference_mode():
         for _ in range(warmup):
             model(x)
@@ -128,7 +176,7 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def database_path(torch, blob: bytes, args: argparse.Namespace, workdir: str) -> dict:
+def database_path(torch, blob: bytes, shape: tuple, args: argparse.Namespace, workdir: str) -> dict:
     from smartsim import Experiment
     from smartsim.client import Client
 
@@ -136,7 +184,7 @@ def database_path(torch, blob: bytes, args: argparse.Namespace, workdir: str) ->
     db = exp.create_database(port=_free_port(), interface="lo", intra_op_threads=args.threads or None)
     rs = exp.create_run_settings(sys.executable, exe_args=[
         os.path.abspath(__file__), "--member", "--calls", str(args.calls), "--warmup", str(args.warmup),
-        "--features", str(args.features)])
+        "--shape", ",".join(map(str, shape))])
     ens = exp.create_ensemble("bench", run_settings=rs, replicas=args.members)
     ens.add_ml_model(MODEL, "TORCH", model=blob, device="CPU", batch_size=args.batch_size,
                      min_batch_size=args.batch_size, min_batch_timeout=args.min_batch_timeout if args.batch_size else 0)
@@ -241,66 +289,32 @@ def _cpu(procs: dict) -> dict:
     return out
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--members", type=int, default=8)
-    ap.add_argument("--calls", type=int, default=1000, help="run_model calls per member")
-    ap.add_argument("--warmup", type=int, default=50, help="untimed calls per member (and x members in-process)")
-    ap.add_argument("--features", type=int, default=64)
-    ap.add_argument("--hidden", type=int, default=512)
-    ap.add_argument("--classes", type=int, default=16)
-    ap.add_argument("--batch-size", type=int, default=8,
-                    help="BATCHSIZE = MINBATCHSIZE of the stored model (0: no batching, for comparison)")
-    ap.add_argument("--min-batch-timeout", type=int, default=10, help="ms")
-    ap.add_argument("--threads", type=int, default=0,
-                    help="torch intra-op threads of the executor (intra_op_threads) and of the "
-                         "in-process loop (0: the runtime's default on both)")
-    ap.add_argument("--repeat", type=int, default=1, help="rounds of both sides; the best of each is kept")
-    ap.add_argument("--json", help="write the results here")
-    ap.add_argument("--member", action="store_true", help=argparse.SUPPRESS)
-    args = ap.parse_args()
-    if args.member:
-        return member(args)
-
-    import warnings
-
-    warnings.filterwarnings("ignore", category=DeprecationWarning)
-    import torch
-
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    # the executor's choice per batch size: this count or 1 (see the docstring)
-    thread_counts = sorted({torch.get_num_threads(), 1}, reverse=True)
-    for key in list(os.environ):  # the driver's own database settings play no part
-        if key.startswith(("SSDB", "SR_DB_TYPE", "SSKEY")):
-            del os.environ[key]
-    blob = mlp_bytes(torch, args.features, args.hidden, args.classes)
+def run_model_kind(torch, kind: str, hidden: int, args: argparse.Namespace, thread_counts: list,
+                   workdir: str) -> dict:
+    """Every round of both sides for one model; prints the round lines and the summary."""
+    blob, shape, what = model_bytes(torch, kind, hidden, args)
     n = args.members * args.calls
     rounds = []
-    workdir = tempfile.mkdtemp(prefix="bench-ml-")
-    try:
-        for r in range(args.repeat):
-            locals_ = [in_process(torch, blob, args.features, n, args.warmup * args.members, t)
-                       for t in thread_counts]
-            torch.set_num_threads(thread_counts[0])
-            local = max(locals_, key=lambda d: d["per_s"])
-            remote = database_path(torch, blob, args, os.path.join(workdir, str(r)))
-            rounds.append({"in_process": local, "in_process_by_threads": locals_, "database": remote})
-            print(f"round {r + 1}: in-process " + ", ".join(
-                f"{d['per_s']:,.0f}/s ({d['threads']} thread{'s' if d['threads'] > 1 else ''})"
-                for d in locals_) + f", database {remote['per_s']:,.0f}/s, "
-                f"ratio {remote['per_s'] / local['per_s']:.2f}", flush=True)
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+    for r in range(args.repeat):
+        locals_ = [in_process(torch, blob, shape, n, args.warmup * args.members, t)
+                   for t in thread_counts]
+        torch.set_num_threads(thread_counts[0])
+        local = max(locals_, key=lambda d: d["per_s"])
+        remote = database_path(torch, blob, shape, args, os.path.join(workdir, f"{kind}{r}"))
+        rounds.append({"in_process": local, "in_process_by_threads": locals_, "database": remote})
+        print(f"{kind} round {r + 1}: in-process " + ", ".join(
+            f"{d['per_s']:,.0f}/s ({d['threads']} thread{'s' if d['threads'] > 1 else ''})"
+            for d in locals_) + f", database {remote['per_s']:,.0f}/s, "
+            f"ratio {remote['per_s'] / local['per_s']:.2f}", flush=True)
     best_local = max((r["in_process"] for r in rounds), key=lambda d: d["per_s"])
     best_by_threads = {t: max((d for r in rounds for d in r["in_process_by_threads"] if d["threads"] == t),
                               key=lambda d: d["per_s"]) for t in thread_counts}
     best_remote = max((r["database"] for r in rounds), key=lambda d: d["per_s"])
     ratio = best_remote["per_s"] / best_local["per_s"]
     params = sum(p.numel() for p in torch.jit.load(io.BytesIO(blob)).parameters())
-    print(f"\nmodel: MLP {args.features}-{args.hidden}-{args.hidden}-{args.classes} ({params:,} parameters, "
-          f"{len(blob):,} bytes TorchScript), batch 1 per call, torch threads {' or '.join(map(str, thread_counts))}, "
-          f"{os.cpu_count()} CPUs")
+    print(f"\nmodel {kind}: {what} ({params:,} parameters, {len(blob):,} bytes TorchScript), "
+          f"input 1x{'x'.join(map(str, shape))} per call, torch threads "
+          f"{' or '.join(map(str, thread_counts))}, {os.cpu_count()} CPUs")
     print(f"{'path':<44} {'inferences':>10} {'seconds':>8} {'inferences/s':>13}")
     for t, d in best_by_threads.items():
         label = f"in-process loop, {t} torch thread{'s' if t > 1 else ''}" + (
@@ -314,15 +328,72 @@ def main() -> int:
           f"p99 {best_remote['member_p99_us']:.0f} us (median over members)")
     cpu = best_remote["cpu_s"]
     print(f"CPU seconds during the database run ({best_remote['seconds']:.3f} s x {os.cpu_count()} CPUs): "
-          + ", ".join(f"{kind} {value:.3f}" for kind, value in cpu.items()))
+          + ", ".join(f"{k} {value:.3f}" for k, value in cpu.items()))
     print("server commands during the database run: "
           + ", ".join(f"{name} {count}" for name, count in best_remote["commands"].items()))
-    print(f"ratio best database / best in-process: {ratio:.2f}  (goal >= 1.00: {'met' if ratio >= 1 else 'NOT met'})")
+    print(f"ratio best database / best in-process ({kind}): {ratio:.2f}  "
+          f"(goal >= 1.00: {'met' if ratio >= 1 else 'NOT met'})\n", flush=True)
+    return {"model": kind, "what": what, "params": params, "shape": shape, "rounds": rounds,
+            "ratio": ratio, "per_call_us": 1e6 / best_local["per_s"]}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--model", default="mlp,cnn,mlp2048",
+                    help="comma-separated models, run in turn: cnn (the CNN of SmartSim's "
+                         "inference tutorial), mlp (--hidden units), mlpN (N units) "
+                         "(default: mlp,cnn,mlp2048)")
+    ap.add_argument("--members", type=int, default=8)
+    ap.add_argument("--calls", type=int, default=1000, help="run_model calls per member")
+    ap.add_argument("--warmup", type=int, default=50, help="untimed calls per member (and x members in-process)")
+    ap.add_argument("--features", type=int, default=64, help="mlp: inputs")
+    ap.add_argument("--hidden", type=int, default=512, help="mlp: units of each hidden layer")
+    ap.add_argument("--classes", type=int, default=16, help="mlp: outputs")
+    ap.add_argument("--shape", default="64", help=argparse.SUPPRESS)  # a member's sample shape
+    ap.add_argument("--batch-size", type=int, default=8,
+                    help="BATCHSIZE = MINBATCHSIZE of the stored model (0: no batching, for comparison)")
+    ap.add_argument("--min-batch-timeout", type=int, default=10, help="ms")
+    ap.add_argument("--threads", type=int, default=0,
+                    help="torch intra-op threads of the executor (intra_op_threads) and of the "
+                         "in-process loop (0: the runtime's default on both)")
+    ap.add_argument("--repeat", type=int, default=1, help="rounds of both sides; the best of each is kept")
+    ap.add_argument("--json", help="write the results here")
+    ap.add_argument("--member", action="store_true", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.member:
+        return member(args)
+    try:
+        kinds = parse_models(args.model, args.hidden)
+    except ValueError as exc:
+        ap.error(f"--model: {exc}")
+
+    import warnings
+
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    import torch
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    # the executor's choice per batch size: this count or 1 (see the docstring)
+    thread_counts = sorted({torch.get_num_threads(), 1}, reverse=True)
+    for key in list(os.environ):  # the driver's own database settings play no part
+        if key.startswith(("SSDB", "SR_DB_TYPE", "SSKEY")):
+            del os.environ[key]
+    workdir = tempfile.mkdtemp(prefix="bench-ml-")
+    try:
+        results = [run_model_kind(torch, kind, hidden, args, thread_counts, workdir)
+                   for kind, hidden in kinds]
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    print(f"{'model':<10} {'parameters':>11} {'in-process us/call':>19} {'ratio':>6}  goal >= 1")
+    for r in results:
+        print(f"{r['model']:<10} {r['params']:>11,} {r['per_call_us']:>19.0f} {r['ratio']:>6.2f}  "
+              f"{'met' if r['ratio'] >= 1 else 'NOT met'}")
     if args.json:
         with open(args.json, "w", encoding="utf-8") as handle:
-            json.dump({"args": {k: v for k, v in vars(args).items() if k not in ("json", "member")},
-                       "params": params, "rounds": rounds, "ratio": ratio,
-                       "cpus": os.cpu_count(), "torch_threads": torch.get_num_threads()}, handle, indent=1)
+            json.dump({"args": {k: v for k, v in vars(args).items() if k not in ("json", "member", "shape")},
+                       "models": results, "cpus": os.cpu_count(),
+                       "torch_threads": torch.get_num_threads()}, handle, indent=1)
     return 0
 
 
