@@ -97,3 +97,20 @@ def test_torch_refusing_a_thread_count_stops_the_picking(torch_threads, monkeypa
         assert m.run([x], 1)[0].tolist() == (x * 2 + 1).tolist()
     assert tries == [1]  # tried once, then never again
     assert backends._pick_threads is False and m._trials == {}
+
+
+def test_idle_openmp_threads_spin_briefly_unless_the_user_chose():
+    from smartsim._core.executor.worker import OPENMP_SPIN_COUNT, set_openmp_wait
+
+    env = {"PATH": "/bin"}
+    set_openmp_wait(env)
+    # libgomp (pip torch): a short spin, then sleep; Intel OpenMP: sleep at once
+    assert env == {"PATH": "/bin", "GOMP_SPINCOUNT": OPENMP_SPIN_COUNT, "KMP_BLOCKTIME": "0"}
+    assert "OMP_WAIT_POLICY" not in env  # a policy would override the spin count
+    for mine in ({"OMP_WAIT_POLICY": "ACTIVE"}, {"GOMP_SPINCOUNT": "0"}):
+        env = dict(mine)
+        set_openmp_wait(env)
+        assert env == mine  # what the user exported is left alone
+    env = {"KMP_BLOCKTIME": "200"}
+    set_openmp_wait(env)
+    assert env == {"KMP_BLOCKTIME": "200", "GOMP_SPINCOUNT": OPENMP_SPIN_COUNT}
