@@ -252,3 +252,25 @@ def test_ctrl_c_in_poll_leaves_detached_work_running(tmp_path):
     finally:  # the detached model: ended by its records
         from smartsim._core.control.lifecycle import teardown
         assert teardown([str(exp_path)], grace=1.0, out=lambda line: None) == 1
+
+
+def test_stop_reports_what_it_ended_once(tmp_path):
+    script = textwrap.dedent(f"""
+        import sys
+        from smartsim import Experiment
+        exp = Experiment("rep", exp_path={str(tmp_path / "exp")!r})
+        rs = exp.create_run_settings(sys.executable, ["-c", "import time; time.sleep(60)"])
+        ens = exp.create_ensemble("ens", run_settings=rs, replicas=3)
+        exp.start(ens, block=False)
+        exp.stop(ens)
+        print("after stop", flush=True)
+        exp.poll(interval=1, verbose=False)
+        print("statuses", [s.name for s in exp.get_status(ens)])
+    """)
+    proc = _run(script)
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    line = "INFO Experiment 'rep': 3 members ended: 0 completed, 0 failed, 3 cancelled"
+    # said by stop itself, and not again by the poll after it
+    assert out.count(line) == 1 and out.index(line) < out.index("after stop")
+    assert "statuses ['STATUS_CANCELLED', 'STATUS_CANCELLED', 'STATUS_CANCELLED']" in out

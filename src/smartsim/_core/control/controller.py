@@ -816,6 +816,14 @@ class Controller:
             left = [task.name for task in to_stop if task.live]
             logger.warning(f"{len(left)} jobs did not end after stop: {_names(left)}")
         self._manifest.checkpoint()
+        # One line for what stop ended (as a blocking start or a poll reports); a batch with
+        # nothing left running is reported here, not again by a later poll.
+        stopped = [task for task in to_stop if not task.is_db]
+        if stopped:
+            level, text = _report.outcome(stopped, self.exp_name)
+            logger.log(level, text)
+            self._unreported = [batch for batch in self._unreported
+                                if any(task.live for task in batch.tasks if not task.is_db)]
 
     def summary_rows(self) -> t.List[t.Dict[str, t.Any]]:
         """One dict per run with the summary columns (raw values: JobID str or None,
