@@ -58,20 +58,14 @@ def same_process(pid: t.Any, start_ticks: t.Any) -> bool:
     """Is ``pid`` still the process that was recorded (same start time)? Only a process id
     recorded as an integer counts: a scheduler's job id (recorded as a string, "1234") is
     never a process of this host, even when a process with that number exists."""
-    from ..launcher.local import process_start_time  # pylint: disable=import-outside-toplevel
+    from ..launcher.local import process_state  # pylint: disable=import-outside-toplevel
 
     if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
         return False
-    now = process_start_time(pid)
-    if now is None:
+    state = process_state(pid)
+    if state is None or state[0] in ("Z", "X"):  # gone, or a zombie: it has ended
         return False
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as handle:
-            if handle.read().rsplit(b")", 1)[1].split()[0] in (b"Z", b"X"):
-                return False
-    except (OSError, IndexError):
-        return False
-    return start_ticks is None or int(start_ticks) == now
+    return start_ticks is None or int(start_ticks) == state[1]
 
 
 class Lifecycle:

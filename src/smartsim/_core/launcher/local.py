@@ -815,15 +815,23 @@ def supervised_argv(task: Task, journal: t.Optional[str], session: str) -> t.Lis
             *task.argv]
 
 
-def process_start_time(pid: int) -> t.Optional[int]:
-    """The start time of ``pid`` in clock ticks since boot (``/proc/<pid>/stat`` field 22):
-    with the pid, it names one process (a recycled pid has another start time)."""
+def process_state(pid: int) -> t.Optional[t.Tuple[str, int]]:
+    """``(state letter, start time)`` of ``pid`` from one read of ``/proc/<pid>/stat``
+    (fields 3 and 22; the start time in clock ticks since boot); None when there is no such
+    process."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as handle:
             fields = handle.read().rsplit(b")", 1)[1].split()
-        return int(fields[19])
+        return fields[0].decode("ascii", "replace"), int(fields[19])
     except (OSError, IndexError, ValueError):
         return None
+
+
+def process_start_time(pid: int) -> t.Optional[int]:
+    """The start time of ``pid`` in clock ticks since boot: with the pid, it names one
+    process (a recycled pid has another start time)."""
+    state = process_state(pid)
+    return None if state is None else state[1]
 
 
 def _killpg(pgid: int, sig: int) -> None:
