@@ -227,3 +227,16 @@ def test_unsupported_and_wrong_types(exp):
     model.batch_settings = object()
     with pytest.raises(SmartSimError, match="batch"):
         batch_exp.start(model)
+
+
+def test_adopt_says_so_when_the_engine_does_not_take_over(monkeypatch):
+    from smartsim._core.launcher import local
+
+    engine = local.LocalLauncher.instance()
+    said = []
+    monkeypatch.setattr(local, "ADOPT_WAIT_S", 0.05)
+    monkeypatch.setattr(local.logger, "warning", said.append)
+    monkeypatch.setattr(engine, "_command", lambda cmd: None)  # an engine that never gets to it
+    engine.adopt([object(), object()])  # type: ignore[list-item]  # never looked at
+    assert said == ["The local launcher has not taken over 2 running processes after 0.05 s; "
+                    "their status may lag"]

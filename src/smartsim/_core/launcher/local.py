@@ -81,6 +81,7 @@ logger = get_logger(__name__)
 _SPAWNS_PER_TURN = 64
 _WD_BATCH = 0.005
 _MAX_HELD = 256  # prepared-ahead tasks holding open output files, all pools together
+ADOPT_WAIT_S = 30.0  # how long adopt() waits for the engine to take processes over
 
 _QUEUED = SmartSimStatus.STATUS_QUEUED
 _RUNNING = SmartSimStatus.STATUS_RUNNING
@@ -724,7 +725,10 @@ class LocalLauncher(Launcher):
         Running and ends when its process does. Returns once they are watched."""
         done = threading.Event()
         self._command(("adopt", list(tasks), done))
-        done.wait(30.0)
+        if not done.wait(ADOPT_WAIT_S):
+            # the engine takes them over when it gets to it; until then their status lags
+            logger.warning(f"The local launcher has not taken over {len(tasks)} running "
+                           f"processes after {ADOPT_WAIT_S:g} s; their status may lag")
 
     def _adopt(self, tasks: t.Sequence[Task], done: threading.Event) -> None:
         for task in tasks:
