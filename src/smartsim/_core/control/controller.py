@@ -214,6 +214,22 @@ class Controller:
                 self._live = 0
                 self._idle.set()
 
+    @property
+    def manifest(self) -> ManifestWriter:
+        """The writer of this experiment's manifest and journal."""
+        return self._manifest
+
+    def adopt(self, tasks: t.Sequence[Task], batch: "_Batch") -> None:
+        """Make running ``tasks`` that another driver started this controller's (their run
+        history, the live count ``poll`` waits on, the exit hook), before its launcher
+        watches them."""
+        self._ensure_exit_hook()
+        self._track(tasks, batch)
+
+    def set_history(self, name: str, tasks: t.List[Task]) -> None:
+        """The recorded runs of ``name`` (oldest first), as another driver left them."""
+        self._runs[name] = tasks
+
     def _ensure_exit_hook(self) -> None:
         if not self._exit_hook_added:
             self._exit_hook_added = True
@@ -245,6 +261,11 @@ class Controller:
             reg = self._db_registry = _db.DBRegistry()
             self.env_hooks.append(reg.env_for)
         return reg
+
+    def add_database(self, orc: Orchestrator) -> None:
+        """Count ``orc`` (running, started by another driver) among this controller's
+        databases: launched entities get its environment, ``stop`` ends it."""
+        self._databases.add(orc)
 
     def active_databases(self) -> t.List[Orchestrator]:
         """The databases this controller started that are running."""

@@ -84,7 +84,7 @@ class Lifecycle:
         from ..launcher.local import supervised_argv  # pylint: disable=import-outside-toplevel
 
         in_jobs = {id(task) for task in job_tasks}
-        manifest = self.ctrl._manifest  # pylint: disable=protected-access
+        manifest = self.ctrl.manifest
         for task in tasks:
             task.detached = True
             if id(task) not in in_jobs:  # batch tasks record their exit status themselves
@@ -125,7 +125,7 @@ class Lifecycle:
         from ..launcher.local import process_start_time  # pylint: disable=import-outside-toplevel
 
         orc = launch.orc
-        manifest = self.ctrl._manifest  # pylint: disable=protected-access
+        manifest = self.ctrl.manifest
         shards = []
         for (node, _), task, (host, port) in zip(launch.shards, launch.tasks, launch.endpoints):
             pid = task.pid
@@ -197,7 +197,7 @@ class Lifecycle:
         launch.begin(tasks)
         launch.ready = True
         self._adopt(tasks)
-        ctrl._databases.add(orc)  # pylint: disable=protected-access
+        ctrl.add_database(orc)
         ctrl.register(orc)
         return orc
 
@@ -219,10 +219,9 @@ class Lifecycle:
         if adopt is None:
             raise SSUnsupportedError(f"the {ctrl.launcher_name} launcher cannot watch processes another "
                                      "driver started")
-        ctrl._ensure_exit_hook()  # pylint: disable=protected-access
         for task in tasks:  # running as far as the records say; the launcher checks at once
             task.status = SmartSimStatus.STATUS_RUNNING
-        ctrl._track(tasks, self._batch_type(ctrl, tasks))  # pylint: disable=protected-access
+        ctrl.adopt(tasks, self._batch_type(ctrl, tasks))
         adopt(tasks)
 
     def attach(self) -> t.Dict[str, t.Any]:
@@ -260,7 +259,7 @@ class Lifecycle:
         for name, runs in history.items():
             last = runs[-1]
             tasks = [self._recorded_task(run, run is last, to_adopt) for run in runs]
-            ctrl._runs[name] = [task for task in tasks if task not in to_adopt]  # pylint: disable=protected-access
+            ctrl.set_history(name, [task for task in tasks if task not in to_adopt])
             if last.get("ensemble"):
                 members.setdefault(last["ensemble"], {})[name] = last
             else:
