@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import textwrap
 import threading
 import time
 
@@ -17,6 +18,7 @@ from smartsim import Experiment
 from smartsim._core.cli import main as smart
 from smartsim._core.control import lifecycle
 from smartsim._core.control.manifest import load_manifest
+from smartsim._core.launcher.local import process_start_time
 from smartsim.client import Client
 from smartsim.error import SmartSimError
 from smartsim.status import SmartSimStatus
@@ -128,3 +130,47 @@ def test_two_attached_drivers_keep_one_consistent_manifest(exp_path):
         doc = json.load(handle)  # written last by one of them, it knows what both did
     assert {run["name"]: run["status"] for run in doc["runs"]} == {name: "Cancelled" for name in names}
     assert exp.get_status(ens) == [SmartSimStatus.STATUS_CANCELLED] * 6
+
+
+ESCAPER = """
+import subprocess, sys, time
+# a grandchild in a session (and process group) of its own, as a daemonising tool makes
+child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"], start_new_session=True)
+open("grandchild.pid", "w").write(str(child.pid))
+time.sleep(600)
+"""
+
+
+def test_teardown_also_ends_what_left_a_detached_runs_process_group(exp_path, capsys):
+    """A detached run's descendant in another process group still carries the run's launch
+    token: ``smart teardown`` finds it by that token and ends it with the run."""
+    driver = textwrap.dedent(f"""
+        import sys
+        from smartsim import Experiment
+        exp = Experiment("esc", exp_path={str(exp_path)!r})
+        model = exp.create_model("escaper", exp.create_run_settings(sys.executable, ["-c", {ESCAPER!r}]))
+        exp.generate(model)
+        exp.start(model, block=False, detach=True)
+    """)
+    subprocess.run([sys.executable, "-c", driver], check=True, timeout=60)
+    pid_file = exp_path / "escaper" / "grandchild.pid"
+    deadline = time.monotonic() + 20
+    while not pid_file.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    grandchild = int(pid_file.read_text())
+    ticks = process_start_time(grandchild)
+    try:
+        assert os.getpgid(grandchild) == grandchild  # not in its run's group: killpg misses it
+        assert smart(["teardown", "--exp-path", str(exp_path), "--dry-run"]) == 0
+        said = capsys.readouterr().out
+        assert f"would end process {grandchild} of {exp_path}" in said
+        assert "would end 2 process(es)" in said
+        assert smart(["teardown", "--exp-path", str(exp_path), "--grace", "1"]) == 0
+        assert "ended 2 process(es)" in capsys.readouterr().out
+        assert wait_gone([(grandchild, ticks)]) == []
+        assert [run for run in alive_runs(exp_path)] == []
+    finally:
+        try:
+            os.kill(grandchild, signal.SIGKILL)
+        except OSError:
+            pass

@@ -346,15 +346,20 @@ def indexed_experiments() -> t.List[str]:
     return paths
 
 
-def left_behind(exp_path: str) -> t.Tuple[t.List[t.Dict[str, t.Any]], t.List[t.Dict[str, t.Any]]]:
+def left_behind(exp_path: str) -> t.Tuple[t.List[t.Dict[str, t.Any]], t.List[t.Dict[str, t.Any]],
+                                         t.List[t.Tuple[int, int]]]:
     """What the detached runs of ``exp_path`` left, from one read of its journal:
 
     * processes: runs whose recorded process is still that process (pid and start time:
       detached local runs always record it, so a recycled pid is never taken for the run);
     * batch jobs: runs in a scheduler's job (job id a string) that recorded no end, neither
       an end event nor their own exit-status file; each carries ``launcher``, the launcher of
-      the session that submitted it."""
-    from ..launcher.local import EXIT_SUFFIX  # pylint: disable=import-outside-toplevel
+      the session that submitted it;
+    * strays: ``(pid, start time)`` of processes outside the process groups of those runs
+      whose environment carries the launch token of one of the experiment's detached runs
+      (descendants that left their run's group, e.g. with ``setsid``, or outlived it)."""
+    from ..launcher._watchdog import token_holders  # pylint: disable=import-outside-toplevel
+    from ..launcher.local import EXIT_SUFFIX, process_start_time  # pylint: disable=import-outside-toplevel
 
     fold = fold_journal(exp_path)
     launchers = {rec.get("session"): rec.get("launcher") for rec in fold.sessions}
@@ -365,7 +370,19 @@ def left_behind(exp_path: str) -> t.Tuple[t.List[t.Dict[str, t.Any]], t.List[t.D
     jobs = [dict(run, launcher=launchers.get(run.get("session"))) for run in open_runs
             if isinstance(run.get("job_id"), str)
             and not os.path.exists(os.path.join(run.get("path") or "", run["name"] + EXIT_SUFFIX))]
-    return processes, jobs
+    groups = {run["job_id"] for run in processes}
+    tokens = {run["token"] for run in fold.runs if run.get("detached") and isinstance(run.get("token"), str)}
+    strays = []
+    for pid in sorted({pid for token in tokens for pid in token_holders(token)}):
+        try:
+            if os.getpgid(pid) in groups:
+                continue  # its run's group is ended as a whole
+        except OSError:
+            continue
+        ticks = process_start_time(pid)
+        if ticks is not None:  # None: gone since the scan
+            strays.append((pid, ticks))
+    return processes, jobs, strays
 
 
 def _cancel_jobs(runs: t.Sequence[t.Dict[str, t.Any]], out: t.Callable[[str], None]) -> t.List[t.Dict[str, t.Any]]:
@@ -416,30 +433,35 @@ def teardown(exp_paths: t.Optional[t.Sequence[str]] = None, grace: float = 2.0,
     paths = indexed_experiments() if exp_paths is None else [os.path.abspath(p) for p in exp_paths]
     ended = 0
     for path in paths:
-        runs, jobs = left_behind(path)
+        runs, jobs, strays = left_behind(path)
         for run in runs:
             out(f"{'would end' if dry_run else 'ending'} {run.get('type') or 'Model'} {run['name']} "
                 f"(pid {run['job_id']}) of {path}")
         for run in jobs:
             out(f"{'would cancel' if dry_run else 'cancelling'} {run.get('type') or 'Model'} {run['name']} "
                 f"({run['launcher']} job {run['job_id']}) of {path}")
-        if dry_run or not (runs or jobs):
-            ended += len(runs) + len(jobs)
+        for pid, _ in strays:
+            out(f"{'would end' if dry_run else 'ending'} process {pid} of {path}: outside its run's "
+                "process group, it carries the launch token of a detached run")
+        if dry_run or not (runs or jobs or strays):
+            ended += len(runs) + len(jobs) + len(strays)
             continue
         if jobs:
             jobs = _cancel_jobs(jobs, out)
-        for run in runs:
+        targets = [(int(run["job_id"]), run.get("start_ticks"), os.killpg) for run in runs] + [
+            (pid, ticks, os.kill) for pid, ticks in strays]
+        for pid, _, kill in targets:
             try:
-                os.killpg(int(run["job_id"]), signal.SIGTERM)
+                kill(pid, signal.SIGTERM)
             except OSError:
                 pass
         deadline = time.monotonic() + grace
-        while time.monotonic() < deadline and any(same_process(r["job_id"], r.get("start_ticks")) for r in runs):
+        while time.monotonic() < deadline and any(same_process(pid, ticks) for pid, ticks, _ in targets):
             time.sleep(0.05)
-        for run in runs:
-            if same_process(run["job_id"], run.get("start_ticks")):
+        for pid, ticks, kill in targets:
+            if same_process(pid, ticks):
                 try:
-                    os.killpg(int(run["job_id"]), signal.SIGKILL)
+                    kill(pid, signal.SIGKILL)
                 except OSError:
                     pass
         now = time.time()
@@ -448,7 +470,7 @@ def teardown(exp_paths: t.Optional[t.Sequence[str]] = None, grace: float = 2.0,
             "run_id": run.get("run_id"), "job_id": run["job_id"], "status": "Cancelled",
             "returncode": None, "elapsed": round(now - (run.get("launched_at_epoch") or now), 6),
             "by": "teardown"}).encode() + b"\n" for run in [*runs, *jobs])
-        ended += len(runs) + len(jobs)
+        ended += len(runs) + len(jobs) + len(strays)
         try:
             with ExperimentLock(path):
                 fd = os.open(os.path.join(path, JOURNAL_NAME), os.O_WRONLY | os.O_APPEND)

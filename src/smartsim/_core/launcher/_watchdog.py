@@ -57,6 +57,13 @@ def _token_holders(needle: bytes, me: int) -> "list[int]":
     return pids
 
 
+def token_holders(token: str) -> "list[int]":
+    """Pids of the processes (but this one) whose environment carries ``TOKEN_VAR=token``:
+    what a run started with that token left, wherever its process group (``smart
+    teardown`` sweeps them for detached runs)."""
+    return _token_holders(b"\0" + TOKEN_VAR + b"=" + token.encode() + b"\0", os.getpid())
+
+
 def _signal_all(pgids: "set[int]", pids: "list[int]", sig: int) -> None:
     for pgid in pgids:
         try:
