@@ -447,6 +447,57 @@ def test_gpu_model(server, make_executor):
     np.testing.assert_array_equal(get(c, "y"), x * 2 + 1)
 
 
+def _executors_registered(c) -> int:
+    """How many executors the module has registered (``INFO ai_executors``)."""
+    return int(c.info("ai_executors").get("ai_executors", 0))
+
+
+def test_one_process_serves_the_cpu_and_a_gpu(server, make_executor):
+    """``--device CPU,GPU:0``: one thread and connection per device. CPU models run; a GPU
+    model is run on the GPU, or (no CUDA here) refused at store with RedisAI's message
+    rather than left for an executor that never comes."""
+    torch = need("torch")
+    ex = make_executor(server, extra=["--device", "CPU,GPU:0"]).start()
+    c = server.client()
+    deadline = time.monotonic() + 30
+    while _executors_registered(c) < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert _executors_registered(c) == 2, ex.log_tail()
+    x = np.arange(6, dtype=np.float32).reshape(2, 3)
+    put(c, "x", x)
+    assert ok(c.execute_command("AI.MODELSTORE", "m", "TORCH", "CPU", "BLOB", torch_model_bytes(torch)))
+    assert ok(c.execute_command("AI.MODELEXECUTE", "m", "INPUTS", 1, "x", "OUTPUTS", 1, "y"))
+    np.testing.assert_array_equal(get(c, "y"), x * 2 + 1)
+    if torch.cuda.is_available():
+        assert ok(c.execute_command("AI.MODELSTORE", "g", "TORCH", "GPU:0", "BLOB",
+                                    torch_model_bytes(torch)))
+        assert ok(c.execute_command("AI.MODELEXECUTE", "g", "INPUTS", 1, "x", "OUTPUTS", 1, "gy"))
+        np.testing.assert_array_equal(get(c, "gy"), x * 2 + 1)
+    else:
+        with pytest.raises(redis.ResponseError, match="GPU requested but Torch couldn't find CUDA"):
+            c.execute_command("AI.MODELSTORE", "g", "TORCH", "GPU:0", "BLOB", torch_model_bytes(torch))
+    # both devices' threads end with the process
+    ex.proc.send_signal(signal.SIGTERM)
+    assert ex.proc.wait(10) == 0
+    deadline = time.monotonic() + 10
+    while _executors_registered(c) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert _executors_registered(c) == 0
+
+
+def test_auto_serves_the_cpu_and_every_visible_gpu(server, make_executor):
+    from smartsim._core.executor.backends import visible_gpus
+
+    ex = make_executor(server, extra=["--device", "auto"]).start()
+    c = server.client()
+    expected = 1 + visible_gpus()
+    deadline = time.monotonic() + 30
+    while _executors_registered(c) < expected and time.monotonic() < deadline:
+        time.sleep(0.02)
+    time.sleep(0.2)  # none more than that
+    assert _executors_registered(c) == expected, ex.log_tail()
+
+
 # ---------------------------------------------------------------------- lifecycle
 def test_reconnects_after_server_restart(make_server, make_executor):
     torch = need("torch")

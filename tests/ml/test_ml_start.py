@@ -206,6 +206,29 @@ def _decode(value):
     return value.decode() if isinstance(value, bytes) else value
 
 
+def test_gpu_models_run_on_the_gpus_of_the_database_host(on_db):
+    """The database's executors serve its host's GPUs too (``--device auto``): a model added
+    with ``device="GPU"`` and one on two GPUs (``devices_per_node=2``) run there."""
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA device")
+    gpus = 2 if torch.cuda.device_count() >= 2 else 0  # the multi-GPU part needs two
+
+    def attach(model):
+        model.add_ml_model("t_gpu", "TORCH", model=torch_module_bytes(2.0), device="GPU")
+        if gpus:
+            model.add_ml_model("t_multi", "TORCH", model=torch_module_bytes(3.0), device="GPU",
+                               devices_per_node=gpus)
+
+    x = np.arange(6, dtype=np.float32).reshape(2, 3)
+    calls = [["model", "t_gpu", ["x"], ["a"]]] + [
+        ["model", f"t_multi.GPU:{i}", ["x"], [f"b{i}"]] for i in range(gpus)]
+    [out] = on_db.run_app("gpu", attach, {"x": x}, calls, ["a"] + [f"b{i}" for i in range(gpus)])
+    np.testing.assert_array_equal(out["a"], 2 * x)
+    for i in range(gpus):
+        np.testing.assert_array_equal(out[f"b{i}"], 3 * x)
+
+
 def test_batching_settings_visible_in_modelget_meta(on_db):
     def attach(model):
         model.add_ml_model("batched", "TORCH", model=torch_module_bytes(2.0), batch_size=8,

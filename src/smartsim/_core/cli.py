@@ -454,7 +454,7 @@ def _validate(args: argparse.Namespace) -> int:
         shutil.rmtree(exp_dir, ignore_errors=True)
         print(f"smart validate: {exc}", file=sys.stderr)
         return os.EX_USAGE
-    if device != "CPU":  # an executor serves one device
+    if device != "CPU":  # GPU:0 whether or not one is seen: its failure is the report
         db._executor_device = f"{device}:0"  # pylint: disable=protected-access
     failed: t.List[str] = []
     try:

@@ -210,9 +210,9 @@ class Orchestrator:
         # ``executor=True`` given explicitly: a start without the module is an error
         self._executor_required = bool(kwargs.get("executor", False))
         self._executor_enabled = bool(kwargs.pop("executor", True))
-        # the device the executor sidecars serve (their ``--device``); ``smart validate
-        # --device gpu`` sets ``"GPU:0"`` before the start
-        self._executor_device = "CPU"
+        # what the executor sidecars serve (their ``--device``): ``auto`` is the CPU and
+        # every GPU of the shard's host; ``smart validate --device gpu`` sets ``"GPU:0"``
+        self._executor_device = "auto"
         self._kwargs = kwargs
         self._account, self._time, self._alloc = account, time, alloc
         self._user_hostlist: t.List[str] = []

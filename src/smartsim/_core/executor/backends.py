@@ -21,7 +21,7 @@ import threading
 import time
 import warnings
 from collections import OrderedDict
-from typing import Any, Dict, Hashable, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Hashable, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -41,6 +41,8 @@ __all__ = [
     "package_available",
     "parse_device",
     "prewarm",
+    "resolve_devices",
+    "visible_gpus",
 ]
 
 BACKENDS = ("TORCH", "ONNX", "TF", "TFLITE")
@@ -154,6 +156,52 @@ def parse_device(device: str) -> Tuple[str, int]:
     if index < 0:
         raise BackendError(f"unsupported device {device!r}")
     return kind, index
+
+
+# Where the NVIDIA driver lists the GPUs of this host (one entry per GPU).
+NVIDIA_GPUS_DIR = "/proc/driver/nvidia/gpus"
+
+
+def visible_gpus(environ: Optional[Mapping[str, str]] = None, gpus_dir: str = NVIDIA_GPUS_DIR) -> int:
+    """How many GPUs CUDA numbers ``GPU:0``, ``GPU:1``, ... on this host, found without
+    importing an ML runtime (seconds): the NVIDIA driver's entries in ``gpus_dir``, limited
+    by ``CUDA_VISIBLE_DEVICES`` as CUDA reads it (indices or ``GPU-``/``MIG-`` UUIDs, up to the
+    first entry that names no device: an empty value or ``-1`` hides every GPU)."""
+    env = os.environ if environ is None else environ
+    try:
+        present = len(os.listdir(gpus_dir))
+    except OSError:
+        return 0
+    mask = env.get("CUDA_VISIBLE_DEVICES")
+    if mask is None:
+        return present
+    count = 0
+    for item in (part.strip() for part in mask.split(",")):
+        if (item.isdigit() and int(item) < present) or item.startswith(("GPU-", "MIG-")):
+            count += 1
+        else:
+            break
+    return min(count, present)
+
+
+def resolve_devices(text: str, gpus: Optional[int] = None) -> List[str]:
+    """The executor's ``--device``: ``auto`` (CPU and every GPU of :func:`visible_gpus`, or
+    ``gpus`` of them) or a comma-separated list of ``CPU``, ``GPU``, ``GPU:n``, each once;
+    normalised (``GPU`` -> ``GPU:0``). Raises :class:`BackendError` naming a bad entry."""
+    if text.strip().lower() == "auto":
+        n = visible_gpus() if gpus is None else gpus
+        return ["CPU"] + [f"GPU:{i}" for i in range(n)]
+    out: List[str] = []
+    for item in text.split(","):
+        kind, index = parse_device(item) if item.strip() else ("", 0)
+        if not kind:
+            raise BackendError(f"empty device in {text!r}; expected auto or CPU, GPU, GPU:n, "
+                               "separated by commas")
+        name = "CPU" if kind == "CPU" else f"GPU:{index}"
+        if name in out:
+            raise BackendError(f"device {name} given twice in {text!r}")
+        out.append(name)
+    return out
 
 
 def _one_line(msg: object, limit: int = 4000) -> str:

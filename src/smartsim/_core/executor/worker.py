@@ -28,6 +28,7 @@ import math
 import os
 import signal
 import sys
+import threading
 import time
 from typing import Any, Dict, List, MutableMapping, Optional, Sequence, Tuple
 
@@ -648,7 +649,10 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p.add_argument("--secret-file", default=None,
                    help="file holding the executor secret the module was loaded with "
                         f"(EXECUTOR_SECRET_FILE; default: ${SECRET_ENV})")
-    p.add_argument("--device", default="CPU", help="CPU or GPU:n (default CPU)")
+    p.add_argument("--device", default="CPU",
+                   help="what to serve: CPU, GPU:n, several separated by commas (one thread "
+                        "and connection each), or auto: CPU and every GPU the NVIDIA driver "
+                        "shows (CUDA_VISIBLE_DEVICES applies) (default CPU)")
     p.add_argument("--max-batch-wait-ms", type=float, default=0.0,
                    help="for models with BATCHSIZE and no MINBATCHSIZE: how long a batch "
                         "that is not full may wait for more requests (default 0)")
@@ -693,6 +697,18 @@ def set_openmp_wait(environ: MutableMapping[str, str]) -> None:
     environ.setdefault("KMP_BLOCKTIME", "0")
 
 
+def _serve_in_thread(executor: Executor) -> None:
+    """``serve_forever`` of a device other than the first (its thread ends with it)."""
+    try:
+        executor.serve_forever()
+    except RegistrationRefused as exc:
+        print(f"executor ({executor.device}): {exc}", file=sys.stderr)
+    except SystemExit:
+        pass
+    finally:
+        executor.conn.close()
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
     set_openmp_wait(os.environ)
@@ -712,11 +728,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     password = args.password
     if password is None:
         password = os.environ.get("SMARTSIM_EXECUTOR_PASSWORD") or None
-    if args.socket:
-        conn = Connection(socket_path=args.socket, password=password, username=args.username)
-    else:
-        conn = Connection(host=args.host or "127.0.0.1", port=args.port, password=password,
+
+    def connection() -> Connection:
+        if args.socket:
+            return Connection(socket_path=args.socket, password=password, username=args.username)
+        return Connection(host=args.host or "127.0.0.1", port=args.port, password=password,
                           username=args.username)
+
     try:
         secret = read_secret(args.secret_file)
     except OSError as exc:
@@ -724,13 +742,22 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 2
     os.environ.pop(SECRET_ENV, None)  # not inherited by anything the ML runtimes start
     try:
-        executor = Executor(conn, device=args.device, max_jobs=args.max_jobs,
-                            max_batch_wait_ms=args.max_batch_wait_ms, parent=parent,
-                            stats_path=args.stats_file, prewarm=not args.no_prewarm,
-                            secret=secret)
+        devices = _backends.resolve_devices(args.device)
+        # One Executor per device, each with its own connection; the first serves from
+        # this thread, the others from threads of their own (a backend call releases the
+        # GIL). Only the first writes the counters and imports runtimes while idle.
+        executors = [Executor(connection(), device=device, max_jobs=args.max_jobs,
+                              max_batch_wait_ms=args.max_batch_wait_ms, parent=parent,
+                              stats_path=args.stats_file if i == 0 else None,
+                              prewarm=not args.no_prewarm and i == 0, secret=secret)
+                     for i, device in enumerate(devices)]
     except BackendError as exc:
         print(f"executor: {exc}", file=sys.stderr)
         return 2
+    executor, conn = executors[0], executors[0].conn
+    for other in executors[1:]:
+        threading.Thread(target=_serve_in_thread, args=(other,), daemon=True,
+                         name=f"executor-{other.device}").start()
     try:
         return executor.serve_forever()
     except RegistrationRefused as exc:

@@ -242,10 +242,10 @@ def _ml_runtime_present() -> bool:
     return _ML_PRESENT
 
 
-def executor_argv(device: str = "CPU", threads: t.Optional[int] = None) -> t.List[str]:
+def executor_argv(device: str = "auto", threads: t.Optional[int] = None) -> t.List[str]:
     """Executor command line without its connection options. ``device``: what the executor
-    serves (``CPU``, ``GPU:0``, ...); ``SMARTSIM_EXECUTOR_ARGS`` is appended, so an option
-    given there still wins."""
+    serves (``auto``: the CPU and every GPU of its host; ``CPU``, ``GPU:0``, a comma-separated
+    list); ``SMARTSIM_EXECUTOR_ARGS`` is appended, so an option given there still wins."""
     argv = [sys.executable, "-m", "smartsim._core.executor", "--device", device]
     if threads:
         argv += ["--threads", str(int(threads))]
