@@ -240,3 +240,22 @@ def test_adopt_says_so_when_the_engine_does_not_take_over(monkeypatch):
     engine.adopt([object(), object()])  # type: ignore[list-item]  # never looked at
     assert said == ["The local launcher has not taken over 2 running processes after 0.05 s; "
                     "their status may lag"]
+
+
+def test_submit_says_so_when_the_first_wave_is_late(monkeypatch):
+    from smartsim._core.launcher import local
+
+    engine = local.LocalLauncher.instance()
+    said = []
+    monkeypatch.setattr(local, "SUBMIT_WAIT_S", 0.05)
+    monkeypatch.setattr(local.logger, "warning", said.append)
+    monkeypatch.setattr(engine, "_command", lambda cmd: None)  # an engine that never gets to it
+    monkeypatch.setattr(engine, "_watchdog", object())  # no watchdog started for this
+
+    class Sentinel:
+        status = None
+
+    engine.submit([Sentinel(), Sentinel(), Sentinel()])  # type: ignore[list-item]
+    assert said == ["The local launcher has not started the first of 3 tasks after 0.05 s; "
+                    "they show Queued until it does"]
+

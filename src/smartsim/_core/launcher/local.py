@@ -82,6 +82,7 @@ _SPAWNS_PER_TURN = 64
 _WD_BATCH = 0.005
 _MAX_HELD = 256  # prepared-ahead tasks holding open output files, all pools together
 ADOPT_WAIT_S = 30.0  # how long adopt() waits for the engine to take processes over
+SUBMIT_WAIT_S = 60.0  # how long submit(wait_launched=True) waits for the first wave to run
 
 _QUEUED = SmartSimStatus.STATUS_QUEUED
 _RUNNING = SmartSimStatus.STATUS_RUNNING
@@ -238,8 +239,10 @@ class LocalLauncher(Launcher):
             task.status = _QUEUED
         ready = threading.Event() if wait_launched else None
         self._command(("submit", list(tasks), ready))
-        if ready is not None:
-            ready.wait(60.0)
+        if ready is not None and not ready.wait(SUBMIT_WAIT_S):
+            # they still start as the engine gets to them; only the report of it is late
+            logger.warning(f"The local launcher has not started the first of {len(tasks)} "
+                           f"tasks after {SUBMIT_WAIT_S:g} s; they show Queued until it does")
 
     def stop(self, tasks: t.Sequence[Task], grace: float = DEFAULT_STOP_GRACE) -> None:
         """Cancel queued tasks and end running ones (their whole process group):
