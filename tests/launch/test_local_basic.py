@@ -229,28 +229,31 @@ def test_unsupported_and_wrong_types(exp):
         batch_exp.start(model)
 
 
-def test_adopt_says_so_when_the_engine_does_not_take_over(monkeypatch):
+@pytest.fixture
+def stalled_engine(monkeypatch):
+    """This process's local launcher, its engine never getting to a command (waits cut to
+    0.05 s): ``(engine, the warnings it logs)``."""
     from smartsim._core.launcher import local
 
     engine = local.LocalLauncher.instance()
-    said = []
+    said: list = []
     monkeypatch.setattr(local, "ADOPT_WAIT_S", 0.05)
+    monkeypatch.setattr(local, "SUBMIT_WAIT_S", 0.05)
     monkeypatch.setattr(local.logger, "warning", said.append)
-    monkeypatch.setattr(engine, "_command", lambda cmd: None)  # an engine that never gets to it
+    monkeypatch.setattr(engine, "_command", lambda cmd: None)
+    monkeypatch.setattr(engine, "_watchdog", object())  # none started for these
+    return engine, said
+
+
+def test_adopt_says_so_when_the_engine_does_not_take_over(stalled_engine):
+    engine, said = stalled_engine
     engine.adopt([object(), object()])  # type: ignore[list-item]  # never looked at
     assert said == ["The local launcher has not taken over 2 running processes after 0.05 s; "
                     "their status may lag"]
 
 
-def test_submit_says_so_when_the_first_wave_is_late(monkeypatch):
-    from smartsim._core.launcher import local
-
-    engine = local.LocalLauncher.instance()
-    said = []
-    monkeypatch.setattr(local, "SUBMIT_WAIT_S", 0.05)
-    monkeypatch.setattr(local.logger, "warning", said.append)
-    monkeypatch.setattr(engine, "_command", lambda cmd: None)  # an engine that never gets to it
-    monkeypatch.setattr(engine, "_watchdog", object())  # no watchdog started for this
+def test_submit_says_so_when_the_first_wave_is_late(stalled_engine):
+    engine, said = stalled_engine
 
     class Sentinel:
         status = None
@@ -258,4 +261,3 @@ def test_submit_says_so_when_the_first_wave_is_late(monkeypatch):
     engine.submit([Sentinel(), Sentinel(), Sentinel()])  # type: ignore[list-item]
     assert said == ["The local launcher has not started the first of 3 tasks after 0.05 s; "
                     "they show Queued until it does"]
-
