@@ -373,7 +373,7 @@ def left_behind(exp_path: str) -> t.Tuple[t.List[t.Dict[str, t.Any]], t.List[t.D
     groups = {run["job_id"] for run in processes}
     tokens = {run["token"] for run in fold.runs if run.get("detached") and isinstance(run.get("token"), str)}
     strays = []
-    for pid in sorted({pid for token in tokens for pid in token_holders(token)}):
+    for pid in token_holders(tokens):
         try:
             if os.getpgid(pid) in groups:
                 continue  # its run's group is ended as a whole

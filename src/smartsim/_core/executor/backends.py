@@ -193,10 +193,10 @@ def resolve_devices(text: str, gpus: Optional[int] = None) -> List[str]:
         return ["CPU"] + [f"GPU:{i}" for i in range(n)]
     out: List[str] = []
     for item in text.split(","):
-        kind, index = parse_device(item) if item.strip() else ("", 0)
-        if not kind:
+        if not item.strip():
             raise BackendError(f"empty device in {text!r}; expected auto or CPU, GPU, GPU:n, "
                                "separated by commas")
+        kind, index = parse_device(item)
         name = "CPU" if kind == "CPU" else f"GPU:{index}"
         if name in out:
             raise BackendError(f"device {name} given twice in {text!r}")

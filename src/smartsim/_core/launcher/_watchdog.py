@@ -35,7 +35,13 @@ GRACE = 1.0
 BATCH_DELAY = 0.02
 
 
-def _token_holders(needle: bytes, me: int) -> "list[int]":
+def _needle(token: bytes) -> bytes:
+    """``TOKEN_VAR=token`` as it appears inside ``/proc/<pid>/environ``."""
+    return b"\0" + TOKEN_VAR + b"=" + token + b"\0"
+
+
+def _token_holders(needles: "tuple[bytes, ...]", me: int) -> "list[int]":
+    """Pids (but ``me``) whose environment holds any of ``needles``: one pass over /proc."""
     pids: "list[int]" = []
     try:
         entries = os.listdir("/proc")
@@ -52,16 +58,19 @@ def _token_holders(needle: bytes, me: int) -> "list[int]":
                 env = handle.read()
         except OSError:
             continue
-        if needle in env:
+        if any(needle in env for needle in needles):
             pids.append(pid)
     return pids
 
 
-def token_holders(token: str) -> "list[int]":
-    """Pids of the processes (but this one) whose environment carries ``TOKEN_VAR=token``:
-    what a run started with that token left, wherever its process group (``smart
-    teardown`` sweeps them for detached runs)."""
-    return _token_holders(b"\0" + TOKEN_VAR + b"=" + token.encode() + b"\0", os.getpid())
+def token_holders(tokens: "set[str]") -> "list[int]":
+    """Pids of the processes (but this one) whose environment carries ``TOKEN_VAR=<token>``
+    for any of ``tokens``: what runs started with them left, wherever their process group
+    (``smart teardown`` sweeps them for detached runs). One pass over /proc; none for no
+    tokens."""
+    if not tokens:
+        return []
+    return _token_holders(tuple(_needle(token.encode()) for token in tokens), os.getpid())
 
 
 def _signal_all(pgids: "set[int]", pids: "list[int]", sig: int) -> None:
@@ -97,8 +106,8 @@ def _alive(pgids: "set[int]", pids: "list[int]") -> bool:
 
 def sweep(pgids: "set[int]", token: bytes) -> None:
     me = os.getpid()
-    needle = b"\0" + TOKEN_VAR + b"=" + token + b"\0"
-    pids = _token_holders(needle, me)
+    needles = (_needle(token),)
+    pids = _token_holders(needles, me)
     _signal_all(pgids, pids, signal.SIGTERM)
     deadline = time.monotonic() + GRACE
     while time.monotonic() < deadline and _alive(pgids, pids):
@@ -106,7 +115,7 @@ def sweep(pgids: "set[int]", token: bytes) -> None:
     for _ in range(10):
         _signal_all(pgids, pids, signal.SIGKILL)
         pgids = set()
-        pids = _token_holders(needle, me)
+        pids = _token_holders(needles, me)
         if not pids:
             break
         time.sleep(0.01)
